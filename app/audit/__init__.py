@@ -1,0 +1,1 @@
+"""Audit events: who changed memberships, roles, invitations and what was deleted."""

@@ -1,0 +1,1 @@
+"""Authentication: registration, login, tokens, email verification and password reset."""

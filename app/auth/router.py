@@ -1,0 +1,162 @@
+"""The /auth routes."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth import service
+from app.auth.dependencies import AppSettings
+from app.auth.ratelimit import RateLimiter
+from app.auth.schemas import (
+    Accepted,
+    EmailIn,
+    RefreshIn,
+    RegisterIn,
+    ResetPasswordIn,
+    TokenIn,
+    TokenPair,
+)
+from app.db import Session
+from app.errors import error_responses
+from app.users.schemas import UserPublic
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+MAIL_ACCEPTED = Accepted(detail="If the address can receive it, an email is on its way.")
+
+
+def limiter_of(request: Request) -> RateLimiter:
+    """The app's rate limiter."""
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+Limiter = Annotated[RateLimiter, Depends(limiter_of)]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (behind a proxy, run uvicorn with --proxy-headers so this is the client)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _tokens(issued: service.IssuedTokens) -> TokenPair:
+    return TokenPair(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="register",
+    responses=error_responses(422, 429),
+)
+async def register(
+    body: RegisterIn, request: Request, session: Session, settings: AppSettings, limiter: Limiter
+) -> Accepted:
+    """Create an account and its organization, and mail a verification link.
+
+    Answers the same whether or not the address is taken (its owner is mailed instead).
+    """
+    await limiter.hit(f"register:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await service.register(
+        session,
+        settings,
+        email=body.email,
+        password=body.password,
+        organization_name=body.organization_name,
+    )
+    return MAIL_ACCEPTED
+
+
+@router.post("/login", operation_id="login", responses=error_responses(401, 422, 429))
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
+) -> TokenPair:
+    """Exchange email and password (OAuth2 password flow form) for an access and a refresh token."""
+    await limiter.hit(f"login:ip:{client_ip(request)}", settings.rate_limit_login_per_ip)
+    await limiter.hit(
+        f"login:account:{form.username.strip().lower()[:320]}",
+        settings.rate_limit_login_per_account,
+    )
+    return _tokens(
+        await service.login(session, settings, username=form.username, password=form.password)
+    )
+
+
+@router.post("/refresh", operation_id="refresh_tokens", responses=error_responses(401, 422))
+async def refresh(body: RefreshIn, session: Session, settings: AppSettings) -> TokenPair:
+    """Rotate the refresh token: the used one stops working; reusing it ends the login."""
+    return _tokens(await service.refresh(session, settings, token=body.refresh_token))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout",
+    responses=error_responses(422),
+)
+async def logout(body: RefreshIn, session: Session, settings: AppSettings) -> Response:
+    """End the login this refresh token belongs to."""
+    await service.logout(session, settings, token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/verify-email", operation_id="verify_email", responses=error_responses(400, 422))
+async def verify_email(body: TokenIn, session: Session, settings: AppSettings) -> UserPublic:
+    """Confirm the email address with the mailed token."""
+    user = await service.verify_email(session, settings, token=body.token)
+    return UserPublic.of(user)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="resend_verification_email",
+    responses=error_responses(422, 429),
+)
+async def resend_verification(
+    body: EmailIn, request: Request, session: Session, settings: AppSettings, limiter: Limiter
+) -> Accepted:
+    """Mail a new verification link if the address has an unverified account."""
+    await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
+    await service.resend_verification(session, settings, email=body.email)
+    return MAIL_ACCEPTED
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="forgot_password",
+    responses=error_responses(422, 429),
+)
+async def forgot_password(
+    body: EmailIn, request: Request, session: Session, settings: AppSettings, limiter: Limiter
+) -> Accepted:
+    """Mail a password reset link if the address has an account."""
+    await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
+    await service.forgot_password(session, settings, email=body.email)
+    return MAIL_ACCEPTED
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="reset_password",
+    responses=error_responses(400, 422),
+)
+async def reset_password(
+    body: ResetPasswordIn, session: Session, settings: AppSettings
+) -> Response:
+    """Set a new password with the mailed token; every login of the user ends."""
+    await service.reset_password(session, settings, token=body.token, password=body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,41 @@
+"""Request and response bodies of the /auth routes."""
+
+from pydantic import BaseModel
+
+from app.types import EmailAddress, Name, NewPassword, PasswordText, StrictModel, Token
+
+
+class RegisterIn(StrictModel):
+    email: EmailAddress
+    password: PasswordText
+    organization_name: Name | None = None
+
+
+class Accepted(BaseModel):
+    """The body of every 202: the same whatever happened behind it."""
+
+    detail: str
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class RefreshIn(StrictModel):
+    refresh_token: Token
+
+
+class TokenIn(StrictModel):
+    token: Token
+
+
+class EmailIn(StrictModel):
+    email: EmailAddress
+
+
+class ResetPasswordIn(StrictModel):
+    token: Token
+    password: NewPassword

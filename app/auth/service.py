@@ -1,0 +1,296 @@
+"""Account use cases: registration, login, refresh rotation, logout, verification and reset."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import AccountToken, LoginSession, RefreshToken
+from app.auth.passwords import hash_password, password_problem, verify_password
+from app.auth.tokens import create_access_token, hash_token, new_opaque_token
+from app.config import Settings
+from app.db import utcnow
+from app.errors import InvalidToken, Unauthorized, ValidationFailed
+from app.mail.outbox import queue_mail
+from app.organizations.service import create_organization
+from app.types import normalize_email
+from app.users.models import User
+
+VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    """A fresh access token and refresh token for one login."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def check_new_password(password: str, email: str, field: str = "password") -> None:
+    """422 unless the password meets the rules (length, not common, not the email)."""
+    problem = password_problem(password, email)
+    if problem:
+        raise ValidationFailed(["body", field], problem, "password_policy")
+
+
+async def _issue_account_token(
+    session: AsyncSession, settings: Settings, user_id: UUID, purpose: str
+) -> str:
+    lifetime = (
+        timedelta(hours=settings.verification_token_hours)
+        if purpose == VERIFY_EMAIL
+        else timedelta(minutes=settings.reset_token_minutes)
+    )
+    token = new_opaque_token()
+    session.add(
+        AccountToken(
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=hash_token(token, settings.signing_key()),
+            expires_at=utcnow() + lifetime,
+        )
+    )
+    await session.flush()
+    return token
+
+
+def _link(settings: Settings, path: str, token: str) -> str:
+    return f"{settings.links_base_url}/{path}?token={token}"
+
+
+async def queue_verification_mail(session: AsyncSession, settings: Settings, user: User) -> None:
+    """A new verification token and its mail, in the caller's transaction."""
+    token = await _issue_account_token(session, settings, user.id, VERIFY_EMAIL)
+    await queue_mail(
+        session, user.email, "verify_email", {"link": _link(settings, "verify-email", token)}
+    )
+
+
+async def register(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    organization_name: str | None,
+) -> None:
+    """Create the user, their organization, the admin assignment and the verification mail.
+
+    A taken address gets a "you already have an account" mail instead and no other change; the
+    caller cannot tell the two apart. The unique constraint on the email decides races: the insert
+    runs in a savepoint so a concurrent winner turns this request into the "taken" case.
+    """
+    check_new_password(password, email)
+    hashed = await hash_password(password)
+    existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
+    if existing is None:
+        user = User(email=email, hashed_password=hashed)
+        try:
+            async with session.begin_nested():
+                session.add(user)
+                await session.flush()
+        except IntegrityError:
+            existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
+        else:
+            name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
+            await create_organization(session, name=name, owner_id=user.id)
+            await queue_verification_mail(session, settings, user)
+            return
+    reset_link = f"{settings.links_base_url}/reset-password"
+    await queue_mail(session, email, "account_exists", {"reset_link": reset_link})
+
+
+async def _start_login(session: AsyncSession, settings: Settings, user_id: UUID) -> IssuedTokens:
+    login = LoginSession(user_id=user_id)
+    session.add(login)
+    await session.flush()
+    return await _issue_refresh(session, settings, login.id, user_id)
+
+
+async def _issue_refresh(
+    session: AsyncSession, settings: Settings, session_id: UUID, user_id: UUID
+) -> IssuedTokens:
+    refresh = new_opaque_token()
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_hash=hash_token(refresh, settings.signing_key()),
+            expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    await session.flush()
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    access = create_access_token(
+        user_id=user_id,
+        session_id=session_id,
+        key=settings.signing_key(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        lifetime=lifetime,
+    )
+    return IssuedTokens(access, refresh, int(lifetime.total_seconds()))
+
+
+async def login(
+    session: AsyncSession, settings: Settings, *, username: str, password: str
+) -> IssuedTokens:
+    """Check the credentials and start a login. Unknown email and wrong password look the same."""
+    try:
+        email = normalize_email(username)
+    except ValueError:
+        email = None
+    user = None
+    if email is not None and len(password) <= 128:
+        user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
+    ok, new_hash = await verify_password(password[:1024], user.hashed_password if user else None)
+    if user is None or not ok:
+        raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
+    if new_hash:
+        # Compare-and-swap: a parallel login that already upgraded the hash wins.
+        await session.execute(
+            sa.update(User)
+            .where(User.id == user.id, User.hashed_password == user.hashed_password)  # type: ignore[arg-type]
+            .values(hashed_password=new_hash)
+        )
+    return await _start_login(session, settings, user.id)
+
+
+async def revoke_logins(session: AsyncSession, user_id: UUID, *, keep: UUID | None = None) -> None:
+    """End every login of the user except `keep`."""
+    condition = sa.and_(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
+    if keep is not None:
+        condition = sa.and_(condition, LoginSession.id != keep)  # type: ignore[arg-type]
+    await session.execute(sa.update(LoginSession).where(condition).values(revoked_at=utcnow()))
+
+
+async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> IssuedTokens:
+    """Rotate a refresh token. Presenting an already rotated one ends the whole login.
+
+    The row is locked, so two simultaneous uses of one token cannot both rotate it: the second
+    sees it used and is treated as reuse.
+    """
+    row = (
+        await session.execute(
+            sa.select(RefreshToken, LoginSession)
+            .join(LoginSession, LoginSession.id == RefreshToken.session_id)  # type: ignore[arg-type]
+            .where(RefreshToken.token_hash == hash_token(token, settings.signing_key()))  # type: ignore[arg-type]
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
+    stored, login_session = row.tuple()
+    if login_session.revoked_at is not None or stored.expires_at <= utcnow():
+        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
+    if stored.used_at is not None:
+        login_session.revoked_at = utcnow()
+        # The revocation must stand although the request fails: commit it before answering 401.
+        await session.commit()
+        raise Unauthorized(
+            "The refresh token was already used; this login is revoked.",
+            code="invalid_refresh_token",
+        )
+    stored.used_at = utcnow()
+    return await _issue_refresh(session, settings, login_session.id, login_session.user_id)
+
+
+async def logout(session: AsyncSession, settings: Settings, *, token: str) -> None:
+    """End the login the refresh token belongs to (unknown tokens change nothing)."""
+    session_id = await session.scalar(
+        sa.select(RefreshToken.session_id).where(  # type: ignore[call-overload, arg-type]
+            RefreshToken.token_hash == hash_token(token, settings.signing_key())  # type: ignore[arg-type]
+        )
+    )
+    if session_id is not None:
+        await session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
+            .values(revoked_at=utcnow())
+        )
+
+
+async def _use_account_token(
+    session: AsyncSession, settings: Settings, token: str, purpose: str
+) -> User:
+    """Consume a single-use token of this purpose: 400 if unknown, used, expired or another kind."""
+    row = (
+        await session.execute(
+            sa.select(AccountToken, User)
+            .join(User, User.id == AccountToken.user_id)  # type: ignore[arg-type]
+            .where(
+                AccountToken.token_hash == hash_token(token, settings.signing_key()),  # type: ignore[arg-type]
+                AccountToken.purpose == purpose,  # type: ignore[arg-type]
+            )
+            .with_for_update(of=AccountToken)  # type: ignore[arg-type]
+        )
+    ).one_or_none()
+    if row is None:
+        raise InvalidToken()
+    stored, user = row.tuple()
+    if stored.used_at is not None or stored.expires_at <= utcnow():
+        raise InvalidToken()
+    stored.used_at = utcnow()
+    return user
+
+
+async def verify_email(session: AsyncSession, settings: Settings, *, token: str) -> User:
+    """Mark the user's email verified."""
+    user = await _use_account_token(session, settings, token, VERIFY_EMAIL)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        user.updated_at = utcnow()
+    await session.flush()
+    return user
+
+
+async def resend_verification(session: AsyncSession, settings: Settings, *, email: str) -> None:
+    """Queue a new verification mail if the address belongs to an unverified user."""
+    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
+    if user is not None and user.email_verified_at is None:
+        await queue_verification_mail(session, settings, user)
+
+
+async def forgot_password(session: AsyncSession, settings: Settings, *, email: str) -> None:
+    """Queue a reset mail if the address has an account."""
+    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
+    if user is not None:
+        token = await _issue_account_token(session, settings, user.id, RESET_PASSWORD)
+        await queue_mail(
+            session,
+            user.email,
+            "reset_password",
+            {"link": _link(settings, "reset-password", token)},
+        )
+
+
+async def reset_password(
+    session: AsyncSession, settings: Settings, *, token: str, password: str
+) -> None:
+    """Set a new password from a reset token and end every login of the user.
+
+    Following the mailed link proves the address, so an unverified email becomes verified.
+    """
+    user = await _use_account_token(session, settings, token, RESET_PASSWORD)
+    check_new_password(password, user.email)
+    user.hashed_password = await hash_password(password)
+    now = utcnow()
+    user.updated_at = now
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+    # Other reset links mailed earlier stop working too.
+    await session.execute(
+        sa.update(AccountToken)
+        .where(
+            AccountToken.user_id == user.id,  # type: ignore[arg-type]
+            AccountToken.purpose == RESET_PASSWORD,  # type: ignore[arg-type]
+            AccountToken.used_at.is_(None),  # type: ignore[union-attr]
+        )
+        .values(used_at=now)
+    )
+    await revoke_logins(session, user.id)

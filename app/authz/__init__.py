@@ -1,0 +1,1 @@
+"""Authorization: the Casbin enforcer, per-request role assignments and route guards."""

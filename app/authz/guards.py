@@ -1,0 +1,232 @@
+"""Route guards: the one place that asks the enforcer.
+
+A guard authenticates the caller, loads the resource named in the path together with the caller's
+role assignments for its domains (one query), and then:
+
+- answers 404 when the resource is missing *or* the caller may not read it (existence never
+  leaks: a random id and another tenant's real id look the same);
+- answers 403 when the caller may read it but not take the route's action;
+- otherwise hands the route a frozen context with the resource and the assignments.
+
+Routes declare guards through the Annotated aliases at the bottom, so a signature reads as the
+contract: `ctx: WebsiteDelete`.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+
+from app.auth.dependencies import Caller, VerifiedCaller
+from app.authz.engine import Assignments, PolicyEngine
+from app.authz.permissions import Permission
+from app.authz.sync import PolicyStore
+from app.db import Session
+from app.errors import Forbidden, NotFound, ServiceUnavailable
+from app.organizations.models import Organization, OrganizationMembership
+from app.websites.models import Website, WebsiteMembership
+
+
+def current_policy(request: Request) -> PolicyEngine:
+    """The live policy engine (503 while no policy is loaded)."""
+    store: PolicyStore = request.app.state.policy
+    if store.current is None:
+        raise ServiceUnavailable("The authorization policy is not loaded yet.")
+    return store.current
+
+
+Policy = Annotated[PolicyEngine, Depends(current_policy)]
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationContext:
+    """An organization the caller may act on, with the caller's assignments in it."""
+
+    caller: Caller
+    organization_id: UUID
+    name: str
+    created_at: datetime
+    assignments: Assignments
+    policy: PolicyEngine
+
+    @property
+    def role(self) -> str | None:
+        return self.assignments.org_role
+
+
+@dataclass(frozen=True, slots=True)
+class WebsiteContext:
+    """A website the caller may act on, with the caller's assignments in it and its organization."""
+
+    caller: Caller
+    website_id: UUID
+    organization_id: UUID
+    name: str
+    url: str
+    created_at: datetime
+    assignments: Assignments
+    policy: PolicyEngine
+
+    @property
+    def role(self) -> str | None:
+        """The caller's effective role on the website (see `PolicyEngine.website_role`)."""
+        return self.policy.website_role(self.assignments.org_role, self.assignments.website_role)
+
+
+def _check(
+    policy: PolicyEngine, assignments: Assignments, read: Permission, wanted: Permission
+) -> None:
+    if not policy.allows(assignments, read):
+        raise NotFound()
+    if not policy.allows(assignments, wanted):
+        raise Forbidden()
+
+
+def organization_guard(permission: Permission) -> Any:
+    """A dependency that authorizes `permission` on the organization in the path."""
+
+    async def guard(
+        caller: VerifiedCaller,
+        session: Session,
+        policy: Policy,
+        org_id: Annotated[UUID, Path(description="Organization id.")],
+    ) -> OrganizationContext:
+        row = (
+            await session.execute(
+                sa.select(
+                    Organization.id,  # type: ignore[call-overload]
+                    Organization.name,
+                    Organization.created_at,
+                    OrganizationMembership.role,
+                )
+                .outerjoin(
+                    OrganizationMembership,
+                    sa.and_(
+                        OrganizationMembership.organization_id == Organization.id,  # type: ignore[arg-type]
+                        OrganizationMembership.user_id == caller.user.id,  # type: ignore[arg-type]
+                    ),
+                )
+                .where(Organization.id == org_id)  # type: ignore[arg-type]
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound()
+        assignments = Assignments(caller.user.id, row.id, row.role)
+        _check(policy, assignments, Permission.ORGANIZATION_READ, permission)
+        return OrganizationContext(caller, row.id, row.name, row.created_at, assignments, policy)
+
+    return Depends(guard)
+
+
+def website_guard(permission: Permission) -> Any:
+    """A dependency that authorizes `permission` on the website in the path."""
+
+    async def guard(
+        caller: VerifiedCaller,
+        session: Session,
+        policy: Policy,
+        website_id: Annotated[UUID, Path(description="Website id.")],
+    ) -> WebsiteContext:
+        org_role = OrganizationMembership.role.label("org_role")  # type: ignore[attr-defined]
+        site_role = WebsiteMembership.role.label("website_role")  # type: ignore[attr-defined]
+        row = (
+            await session.execute(
+                sa.select(
+                    Website.id,  # type: ignore[call-overload]
+                    Website.organization_id,
+                    Website.name,
+                    Website.url,
+                    Website.created_at,
+                    org_role,
+                    site_role,
+                )
+                .outerjoin(
+                    OrganizationMembership,
+                    sa.and_(
+                        OrganizationMembership.organization_id == Website.organization_id,  # type: ignore[arg-type]
+                        OrganizationMembership.user_id == caller.user.id,  # type: ignore[arg-type]
+                    ),
+                )
+                .outerjoin(
+                    WebsiteMembership,
+                    sa.and_(
+                        WebsiteMembership.website_id == Website.id,  # type: ignore[arg-type]
+                        WebsiteMembership.user_id == caller.user.id,  # type: ignore[arg-type]
+                    ),
+                )
+                .where(Website.id == website_id)  # type: ignore[arg-type]
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound()
+        assignments = Assignments(
+            caller.user.id, row.organization_id, row.org_role, row.id, row.website_role
+        )
+        _check(policy, assignments, Permission.WEBSITE_READ, permission)
+        return WebsiteContext(
+            caller,
+            row.id,
+            row.organization_id,
+            row.name,
+            row.url,
+            row.created_at,
+            assignments,
+            policy,
+        )
+
+    return Depends(guard)
+
+
+OrganizationRead = Annotated[OrganizationContext, organization_guard(Permission.ORGANIZATION_READ)]
+OrganizationUpdate = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_UPDATE)
+]
+OrganizationDelete = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_DELETE)
+]
+OrganizationMembersRead = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_MEMBER_READ)
+]
+OrganizationMembersUpdate = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_MEMBER_UPDATE)
+]
+OrganizationInvitationsRead = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_READ)
+]
+OrganizationInvitationsCreate = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_CREATE)
+]
+OrganizationInvitationsDelete = Annotated[
+    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_DELETE)
+]
+OrganizationWebsitesCreate = Annotated[
+    OrganizationContext, organization_guard(Permission.WEBSITE_CREATE)
+]
+OrganizationAuditRead = Annotated[
+    OrganizationContext, organization_guard(Permission.AUDIT_EVENT_READ)
+]
+
+WebsiteRead = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_READ)]
+WebsiteUpdate = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_UPDATE)]
+WebsiteDelete = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_DELETE)]
+WebsiteMembersRead = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_MEMBER_READ)]
+WebsiteMembersUpdate = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_MEMBER_UPDATE)]
+WebsiteInvitationsRead = Annotated[
+    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_READ)
+]
+WebsiteInvitationsCreate = Annotated[
+    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_CREATE)
+]
+WebsiteInvitationsDelete = Annotated[
+    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_DELETE)
+]
+
+
+def require(context: OrganizationContext | WebsiteContext, *permissions: Permission) -> None:
+    """403 unless the caller, in the context's domains, holds one of `permissions` (for routes
+    whose action depends on the target, such as removing yourself versus someone else)."""
+    if not any(context.policy.allows(context.assignments, p) for p in permissions):
+        raise Forbidden()

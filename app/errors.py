@@ -1,0 +1,245 @@
+"""The error tree and the handlers that render every failure as RFC 9457 problem+json."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status: int = 400
+    code: str = "bad_request"
+    detail: str = "The request cannot be processed."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.detail
+        self.code = code or self.code
+        self.headers = dict(headers or {})
+        super().__init__(self.detail)
+
+
+class BadRequest(AppError):
+    status, code = 400, "bad_request"
+
+
+class InvalidToken(AppError):
+    status, code, detail = 400, "invalid_or_expired_token", "The token is invalid, used or expired."
+
+
+class Unauthorized(AppError):
+    status, code, detail = 401, "not_authenticated", "Missing or invalid credentials."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status, code, detail = 403, "forbidden", "You are not allowed to do this."
+
+
+class NotFound(AppError):
+    status, code, detail = 404, "not_found", "The resource does not exist."
+
+
+class Conflict(AppError):
+    status, code, detail = 409, "conflict", "The request conflicts with the current state."
+
+
+class RateLimited(AppError):
+    status, code, detail = 429, "rate_limited", "Too many requests; retry later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
+
+
+class ServiceUnavailable(AppError):
+    status, code, detail = 503, "service_unavailable", "The service is unavailable; retry later."
+
+    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class ValidationFailed(AppError):
+    """A 422 raised by our own checks, in the same shape as request validation errors."""
+
+    status, code, detail = 422, "validation_error", "The request is invalid."
+
+    def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
+        super().__init__(msg)
+        self.errors = [{"loc": list(loc), "msg": msg, "type": type_}]
+
+
+class Problem(BaseModel):
+    """The error body (RFC 9457) every failing request answers."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+    request_id: str | None = None
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    request: Request | None = None,
+) -> JSONResponse:
+    """Render one problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if request is not None and status >= 500:
+        body["request_id"] = request.scope.get("state", {}).get("request_id")
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem+json errors a route can answer."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
+
+
+def _clean_validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    # Pydantic's ctx/input may hold exceptions or the offending secret: keep loc, msg and type only.
+    return [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
+        for err in raw
+    ]
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.detail,
+        headers=exc.headers,
+        errors=getattr(exc, "errors", None),
+        request=request,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    return problem_response(
+        422,
+        "validation_error",
+        "The request is invalid.",
+        errors=_clean_validation_errors(exc.errors()),
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "not_authenticated",
+        413: "payload_too_large",
+    }
+    code = codes.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404:
+        detail = "The resource does not exist."
+    return problem_response(exc.status_code, code, detail, headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    orig = getattr(exc, "orig", None)
+    # PostgreSQL refuses NUL characters and some malformed values that validation let through;
+    # they are the client's input, not our failure.
+    if orig is not None and type(orig).__name__ in {
+        "DataError",
+        "CharacterNotInRepertoire",
+        "UntranslatableCharacter",
+    }:
+        return problem_response(
+            422,
+            "validation_error",
+            "The request holds a value the database cannot store.",
+            errors=[],
+        )
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    ):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "service_unavailable",
+            "The database is unavailable; retry later.",
+            headers={"Retry-After": "5"},
+            request=request,
+        )
+    return await _unexpected_error(request, exc)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "internal_error", "An unexpected error occurred.", request=request)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into problem+json."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error_or_unexpected)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _database_error_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # psycopg raises its own OperationalError (an OSError-free class) for refused connections at pool
+    # start; a plain OSError here means a socket failed, most often the database's.
+    if isinstance(exc, ConnectionError):
+        return problem_response(
+            503,
+            "service_unavailable",
+            "A dependency is unavailable; retry later.",
+            headers={"Retry-After": "5"},
+            request=request,
+        )
+    return await _unexpected_error(request, exc)

@@ -1,0 +1,104 @@
+"""The application: `create_app()` builds it; `app` is what uvicorn serves."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from redis.asyncio import Redis
+
+from app.auth.passwords import configure_hash_concurrency
+from app.auth.ratelimit import RateLimiter
+from app.auth.router import router as auth_router
+from app.authz.sync import PolicyStore
+from app.config import Settings, get_settings
+from app.db import create_engine, session_factory
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.invitations.router import router as invitations_router
+from app.logging import RequestContextMiddleware, configure_logging
+from app.mail.sender import MailSender
+from app.organizations.router import router as organizations_router
+from app.users.router import router as users_router
+from app.websites.router import router as websites_router
+
+logger = logging.getLogger("app")
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, run_background_tasks: bool = True) -> FastAPI:
+    """Build the app. Long-lived objects (engine, policy, limiter, mail sender) live in the lifespan."""
+    settings = settings or get_settings()
+    configure_logging(settings.json_logs)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL)")
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        store = PolicyStore(engine, settings.database_url, settings.policy_check_seconds)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.policy = store
+        app.state.limiter = RateLimiter(
+            enabled=settings.rate_limit_enabled,
+            window_seconds=settings.rate_limit_window_seconds,
+            redis=redis,
+        )
+        configure_hash_concurrency(settings.password_hash_concurrency)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            try:
+                await store.reload()
+            except (
+                Exception
+            ) as exc:  # noqa: BLE001 - the watcher keeps trying; /health/ready says 503
+                logger.warning("policy not loaded at start-up: %s", exc)
+            if run_background_tasks:
+                tasks.append(asyncio.create_task(store.watch(), name="policy-watcher"))
+                tasks.append(
+                    asyncio.create_task(
+                        MailSender(app.state.sessions, settings).run(), name="mail-sender"
+                    )
+                )
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="BlokID API",
+        version="1.0.0",
+        description="Accounts, organizations and websites; every permission decided by a Casbin enforcer.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(users_router)
+    api.include_router(organizations_router)
+    api.include_router(websites_router)
+    api.include_router(invitations_router)
+    app.include_router(api)
+    app.include_router(health_router)
+    return app
+
+
+def _build_default_app() -> FastAPI:
+    return create_app()
+
+
+app = _build_default_app()

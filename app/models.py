@@ -1,0 +1,31 @@
+"""Every table model, imported in one place so Alembic sees the whole schema."""
+
+from sqlmodel import SQLModel
+
+from app.audit.models import AuditEvent
+from app.auth.models import AccountToken, LoginSession, RefreshToken
+from app.authz.models import CasbinRule, PolicyVersion
+from app.invitations.models import Invitation
+from app.mail.models import OutboxMail
+from app.organizations.models import Organization, OrganizationMembership
+from app.users.models import User
+from app.websites.models import Website, WebsiteMembership
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "AccountToken",
+    "AuditEvent",
+    "CasbinRule",
+    "Invitation",
+    "LoginSession",
+    "Organization",
+    "OrganizationMembership",
+    "OutboxMail",
+    "PolicyVersion",
+    "RefreshToken",
+    "User",
+    "Website",
+    "WebsiteMembership",
+    "metadata",
+]

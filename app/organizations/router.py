@@ -1,0 +1,179 @@
+"""The /organizations routes (the organization's websites and invitations live in their packages)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response, status
+
+from app.auth.dependencies import VerifiedCaller
+from app.authz.guards import (
+    OrganizationAuditRead,
+    OrganizationDelete,
+    OrganizationMembersRead,
+    OrganizationMembersUpdate,
+    OrganizationRead,
+    OrganizationUpdate,
+    Policy,
+    require,
+)
+from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS, Permission
+from app.db import Session
+from app.errors import error_responses
+from app.organizations import service
+from app.organizations.schemas import (
+    AuditEventPublic,
+    MemberPublic,
+    OrganizationIn,
+    OrganizationPatch,
+    OrganizationPublic,
+    PermissionsPublic,
+    RoleIn,
+)
+from app.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+Paging = Annotated[PageParams, Depends(page_params)]
+GUARDED = error_responses(401, 403, 404, 422)
+
+
+def _public(ctx_id: UUID, name: str, created_at: object, role: str | None) -> OrganizationPublic:
+    return OrganizationPublic.model_validate(
+        {"id": ctx_id, "name": name, "created_at": created_at, "my_role": role}
+    )
+
+
+@router.get("", operation_id="list_organizations", responses=error_responses(401, 403, 422))
+async def list_organizations(
+    caller: VerifiedCaller, session: Session, policy: Policy, paging: Paging
+) -> Page[OrganizationPublic]:
+    """The organizations the caller holds a role in, each with `my_role`."""
+    return await service.list_organizations(session, policy, caller.user.id, paging)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_organization",
+    responses=error_responses(401, 403, 422),
+)
+async def create_organization(
+    body: OrganizationIn, caller: VerifiedCaller, session: Session, response: Response
+) -> OrganizationPublic:
+    """Create an organization; the caller becomes its admin."""
+    organization, role = await service.create_organization(
+        session, name=body.name, owner_id=caller.user.id
+    )
+    response.headers["Location"] = f"/api/v1/organizations/{organization.id}"
+    return _public(organization.id, organization.name, organization.created_at, role)
+
+
+@router.get("/{org_id}", operation_id="get_organization", responses=GUARDED)
+async def get_organization(ctx: OrganizationRead) -> OrganizationPublic:
+    """One organization, with the caller's role in it."""
+    return _public(ctx.organization_id, ctx.name, ctx.created_at, ctx.role)
+
+
+async def _rename(
+    ctx: OrganizationUpdate, session: Session, name: str | None
+) -> OrganizationPublic:
+    if name is not None:
+        await service.rename_organization(session, ctx.organization_id, name)
+    return _public(
+        ctx.organization_id, name if name is not None else ctx.name, ctx.created_at, ctx.role
+    )
+
+
+@router.put("/{org_id}", operation_id="replace_organization", responses=GUARDED)
+async def replace_organization(
+    body: OrganizationIn, ctx: OrganizationUpdate, session: Session
+) -> OrganizationPublic:
+    """Replace the organization's writable fields (its name)."""
+    return await _rename(ctx, session, body.name)
+
+
+@router.patch("/{org_id}", operation_id="update_organization", responses=GUARDED)
+async def update_organization(
+    body: OrganizationPatch, ctx: OrganizationUpdate, session: Session
+) -> OrganizationPublic:
+    """Change the fields given."""
+    return await _rename(ctx, session, body.name)
+
+
+@router.delete(
+    "/{org_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_organization",
+    responses=GUARDED,
+)
+async def delete_organization(ctx: OrganizationDelete, session: Session) -> Response:
+    """Delete the organization with its websites, memberships and invitations."""
+    await service.delete_organization(session, ctx.organization_id, ctx.caller.user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{org_id}/members", operation_id="list_organization_members", responses=GUARDED)
+async def list_members(
+    ctx: OrganizationMembersRead, session: Session, paging: Paging
+) -> Page[MemberPublic]:
+    """The organization's members with their roles."""
+    return await service.list_members(session, ctx.organization_id, paging)
+
+
+@router.patch(
+    "/{org_id}/members/{user_id}",
+    operation_id="update_organization_member",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def change_member_role(
+    user_id: UUID, body: RoleIn, ctx: OrganizationMembersUpdate, session: Session
+) -> MemberPublic:
+    """Change a member's role (409 `last_admin` when it would leave no admin)."""
+    return await service.change_member_role(
+        session, ctx.policy, ctx.organization_id, user_id, body.role, ctx.caller.user.id
+    )
+
+
+@router.delete(
+    "/{org_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="remove_organization_member",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def remove_member(user_id: UUID, ctx: OrganizationRead, session: Session) -> Response:
+    """Remove a member; any member may remove themself (leave). Keeps an admin (409 `last_admin`)."""
+    leaving = user_id == ctx.caller.user.id
+    require(
+        ctx,
+        *(
+            (Permission.ORGANIZATION_LEAVE, Permission.ORGANIZATION_MEMBER_DELETE)
+            if leaving
+            else (Permission.ORGANIZATION_MEMBER_DELETE,)
+        ),
+    )
+    await service.remove_member(
+        session, ctx.policy, ctx.organization_id, user_id, ctx.caller.user.id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{org_id}/permissions", operation_id="get_organization_permissions", responses=GUARDED)
+async def organization_permissions(ctx: OrganizationRead) -> PermissionsPublic:
+    """The caller's role and effective permissions in the organization; `website*` entries hold
+    on every website of it."""
+    return PermissionsPublic(
+        role=ctx.role,  # type: ignore[arg-type]
+        permissions=ctx.policy.permissions(
+            ctx.assignments, ORGANIZATION_PERMISSIONS + WEBSITE_PERMISSIONS
+        ),
+    )
+
+
+@router.get(
+    "/{org_id}/audit-events", operation_id="list_organization_audit_events", responses=GUARDED
+)
+async def list_audit_events(
+    ctx: OrganizationAuditRead, session: Session, paging: Paging
+) -> Page[AuditEventPublic]:
+    """Membership, role, invitation and deletion events, newest first."""
+    return await service.list_audit_events(session, ctx.organization_id, paging)

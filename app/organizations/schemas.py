@@ -1,0 +1,61 @@
+"""Bodies of the organization routes."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from app.types import Name, StrictModel
+
+MembershipRole = Literal["admin", "user"]
+
+
+class OrganizationIn(StrictModel):
+    name: Name
+
+
+class OrganizationPatch(StrictModel):
+    name: Name | None = None
+
+
+class OrganizationPublic(BaseModel):
+    id: UUID
+    name: str
+    created_at: datetime
+    my_role: MembershipRole | None
+
+
+class MemberUser(BaseModel):
+    id: UUID
+    email: str
+    full_name: str | None
+
+
+class MemberPublic(BaseModel):
+    user: MemberUser
+    role: MembershipRole
+    joined_at: datetime
+
+
+class RoleIn(StrictModel):
+    role: MembershipRole
+
+
+class PermissionsPublic(BaseModel):
+    """The caller's role and effective permissions (`object:action`), as the enforcer computes them."""
+
+    role: MembershipRole | None
+    permissions: list[str]
+
+
+class AuditEventPublic(BaseModel):
+    id: UUID
+    organization_id: UUID
+    actor_id: UUID | None
+    action: str
+    target_type: str
+    target_id: UUID | None
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    created_at: datetime

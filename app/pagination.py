@@ -1,0 +1,84 @@
+"""Keyset pagination: `limit`, an opaque `cursor`, and `{items, next_cursor}` pages."""
+
+import base64
+import json
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.errors import ValidationFailed
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list, in a stable order."""
+
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+class PageParams(BaseModel):
+    """The page requested: at most `limit` rows after the position in `after`."""
+
+    limit: int
+    after: tuple[datetime, UUID] | None
+
+    def keyset(self, created_at: Any, id_: Any) -> sa.ColumnElement[bool]:
+        """The WHERE clause that starts the page after the cursor (true when there is none)."""
+        if self.after is None:
+            return sa.true()
+        return sa.tuple_(created_at, id_) > sa.tuple_(
+            sa.literal(self.after[0]), sa.literal(self.after[1])
+        )
+
+    def keyset_desc(self, created_at: Any, id_: Any) -> sa.ColumnElement[bool]:
+        """The same for lists ordered newest first."""
+        if self.after is None:
+            return sa.true()
+        return sa.tuple_(created_at, id_) < sa.tuple_(
+            sa.literal(self.after[0]), sa.literal(self.after[1])
+        )
+
+
+def encode_cursor(created_at: datetime, id_: UUID) -> str:
+    """An opaque cursor pointing just after this row."""
+    raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, id_ = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment, UUID(id_)
+    except (ValueError, TypeError, UnicodeError, json.JSONDecodeError):
+        raise ValidationFailed(["query", "cursor"], "The cursor is not valid.") from None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> PageParams:
+    """The `limit` and `cursor` query parameters every list takes."""
+    return PageParams(limit=limit, after=_decode_cursor(cursor) if cursor else None)
+
+
+def build_page(rows: list[Any], params: PageParams, to_item: Any) -> Page[Any]:
+    """Turn `limit + 1` fetched rows into a page; rows need `created_at` and an id key."""
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = None
+    if has_more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(last.created_at, last.cursor_id)
+    return Page(items=[to_item(row) for row in rows], next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""User accounts: the profile, password changes and account deletion."""

@@ -1,0 +1,57 @@
+"""The /users/me routes."""
+
+from fastapi import APIRouter, Response, status
+
+from app.auth.dependencies import CurrentCaller
+from app.authz.guards import Policy
+from app.db import Session
+from app.errors import error_responses
+from app.users import service
+from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
+
+router = APIRouter(prefix="/users/me", tags=["users"])
+
+
+@router.get("", operation_id="get_me", responses=error_responses(401))
+async def get_me(caller: CurrentCaller) -> UserPublic:
+    """The caller's profile."""
+    return UserPublic.of(caller.user)
+
+
+@router.patch("", operation_id="update_me", responses=error_responses(401, 422))
+async def update_me(body: UserUpdate, caller: CurrentCaller, session: Session) -> UserPublic:
+    """Change the caller's full name."""
+    return UserPublic.of(
+        await service.update_profile(session, caller.user, full_name=body.full_name)
+    )
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="change_my_password",
+    responses=error_responses(400, 401, 422),
+)
+async def change_password(
+    body: PasswordChange, caller: CurrentCaller, session: Session
+) -> Response:
+    """Change the password; every other login of the user ends."""
+    await service.change_password(
+        session, caller, current_password=body.current_password, new_password=body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_me",
+    responses=error_responses(400, 401, 409, 422),
+)
+async def delete_me(
+    body: AccountDeletion, caller: CurrentCaller, session: Session, policy: Policy
+) -> Response:
+    """Delete the account. Organizations where the caller is the only member are deleted too;
+    being the last admin of an organization with other members is refused (409 `last_admin`)."""
+    await service.delete_account(session, policy, caller, password=body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

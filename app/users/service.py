@@ -1,0 +1,50 @@
+"""Profile, password change and account deletion."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.dependencies import Caller
+from app.auth.passwords import hash_password, verify_password
+from app.auth.service import check_new_password, revoke_logins
+from app.authz.engine import PolicyEngine
+from app.db import utcnow
+from app.errors import BadRequest
+from app.organizations.service import leave_all_organizations
+from app.users.models import User
+
+
+async def update_profile(session: AsyncSession, user: User, *, full_name: str) -> User:
+    """Set the user's full name."""
+    user.full_name = full_name
+    user.updated_at = utcnow()
+    await session.flush()
+    return user
+
+
+async def _require_password(user: User, password: str) -> None:
+    ok, _ = await verify_password(password, user.hashed_password)
+    if not ok:
+        raise BadRequest("The password is incorrect.", code="invalid_password")
+
+
+async def change_password(
+    session: AsyncSession, caller: Caller, *, current_password: str, new_password: str
+) -> None:
+    """Replace the password after checking the current one; other logins end, this one stays."""
+    user = caller.user
+    await _require_password(user, current_password)
+    check_new_password(new_password, user.email, field="new_password")
+    user.hashed_password = await hash_password(new_password)
+    user.updated_at = utcnow()
+    await revoke_logins(session, user.id, keep=caller.session_id)
+    await session.flush()
+
+
+async def delete_account(
+    session: AsyncSession, policy: PolicyEngine, caller: Caller, *, password: str
+) -> None:
+    """Delete the user after checking the password, leaving or deleting their organizations first."""
+    user = caller.user
+    await _require_password(user, password)
+    await leave_all_organizations(session, policy, user.id)
+    await session.delete(user)
+    await session.flush()

@@ -1,0 +1,1 @@
+"""Websites owned by organizations, and website-level memberships."""

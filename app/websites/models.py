@@ -1,0 +1,52 @@
+"""Websites and website memberships (website-level role assignments)."""
+
+from datetime import datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import created_at_column, uuid_pk
+from app.organizations.models import ROLE_CHECK
+
+
+class Website(SQLModel, table=True):
+    """A website of an organization; its normalized host is unique within the organization."""
+
+    __tablename__ = "websites"
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "host"),
+        sa.Index("ix_websites_organization_id_id", "organization_id", "id"),
+    )
+
+    id: UUID = uuid_pk()
+    organization_id: UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    host: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    created_at: datetime = created_at_column()
+    updated_at: datetime = created_at_column()
+
+
+class WebsiteMembership(SQLModel, table=True):
+    """A user's role on one website (admin or user)."""
+
+    __tablename__ = "website_memberships"
+    __table_args__ = (sa.CheckConstraint(ROLE_CHECK, name="role"),)
+
+    website_id: UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("websites.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    created_at: datetime = created_at_column()

@@ -1,0 +1,197 @@
+"""The /websites routes and the organization's /websites collection."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response, status
+
+from app.auth.dependencies import VerifiedCaller
+from app.authz.guards import (
+    OrganizationRead,
+    OrganizationWebsitesCreate,
+    Policy,
+    WebsiteContext,
+    WebsiteDelete,
+    WebsiteMembersRead,
+    WebsiteMembersUpdate,
+    WebsiteRead,
+    WebsiteUpdate,
+    require,
+)
+from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
+from app.db import Session
+from app.errors import error_responses
+from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
+from app.pagination import Page, PageParams, page_params
+from app.websites import service
+from app.websites.models import Website
+from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic
+
+router = APIRouter(tags=["websites"])
+
+Paging = Annotated[PageParams, Depends(page_params)]
+GUARDED = error_responses(401, 403, 404, 422)
+
+
+def _public(website: Website, role: str | None) -> WebsitePublic:
+    return service.website_public(website, role)
+
+
+@router.get("/websites", operation_id="list_websites", responses=error_responses(401, 403, 422))
+async def list_websites(
+    caller: VerifiedCaller, session: Session, policy: Policy, paging: Paging
+) -> Page[WebsitePublic]:
+    """Every website the caller can read, through an organization role or a website role."""
+    return await service.list_readable_websites(session, policy, caller.user.id, paging)
+
+
+@router.get(
+    "/organizations/{org_id}/websites", operation_id="list_organization_websites", responses=GUARDED
+)
+async def list_organization_websites(
+    ctx: OrganizationRead, session: Session, paging: Paging
+) -> Page[WebsitePublic]:
+    """The organization's websites the caller can read."""
+    return await service.list_readable_websites(
+        session, ctx.policy, ctx.caller.user.id, paging, organization_id=ctx.organization_id
+    )
+
+
+@router.post(
+    "/organizations/{org_id}/websites",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_website",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def create_website(
+    body: WebsiteIn, ctx: OrganizationWebsitesCreate, session: Session, response: Response
+) -> WebsitePublic:
+    """Add a website to the organization (409 `website_exists` when its host is already there)."""
+    website = await service.create_website(
+        session,
+        organization_id=ctx.organization_id,
+        name=body.name,
+        url=body.url,
+        actor_id=ctx.caller.user.id,
+    )
+    response.headers["Location"] = f"/api/v1/websites/{website.id}"
+    return _public(website, ctx.policy.website_role(ctx.role, None))
+
+
+@router.get("/websites/{website_id}", operation_id="get_website", responses=GUARDED)
+async def get_website(ctx: WebsiteRead) -> WebsitePublic:
+    """One website, with the caller's role on it."""
+    return WebsitePublic(
+        id=ctx.website_id,
+        organization_id=ctx.organization_id,
+        name=ctx.name,
+        url=ctx.url,
+        created_at=ctx.created_at,
+        my_role=ctx.role,  # type: ignore[arg-type]
+    )
+
+
+async def _update(
+    ctx: WebsiteContext, session: Session, name: str | None, url: str | None
+) -> WebsitePublic:
+    website = await service.update_website(session, ctx.website_id, name=name, url=url)
+    return _public(website, ctx.role)
+
+
+@router.put(
+    "/websites/{website_id}",
+    operation_id="replace_website",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session) -> WebsitePublic:
+    """Replace every writable field (name and url)."""
+    return await _update(ctx, session, body.name, body.url)
+
+
+@router.patch(
+    "/websites/{website_id}",
+    operation_id="update_website",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, session: Session) -> WebsitePublic:
+    """Change the fields given."""
+    return await _update(ctx, session, body.name, body.url)
+
+
+@router.delete(
+    "/websites/{website_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_website",
+    responses=GUARDED,
+)
+async def delete_website(ctx: WebsiteDelete, session: Session) -> Response:
+    """Delete the website with its memberships and invitations."""
+    await service.delete_website(session, ctx.website_id, ctx.organization_id, ctx.caller.user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/websites/{website_id}/members", operation_id="list_website_members", responses=GUARDED
+)
+async def list_members(
+    ctx: WebsiteMembersRead, session: Session, paging: Paging
+) -> Page[MemberPublic]:
+    """The website-level members and their website roles."""
+    return await service.list_members(session, ctx.website_id, paging)
+
+
+@router.patch(
+    "/websites/{website_id}/members/{user_id}",
+    operation_id="update_website_member",
+    responses=GUARDED,
+)
+async def change_member_role(
+    user_id: UUID, body: RoleIn, ctx: WebsiteMembersUpdate, session: Session
+) -> MemberPublic:
+    """Change a website member's role."""
+    return await service.change_member_role(
+        session,
+        website_id=ctx.website_id,
+        organization_id=ctx.organization_id,
+        user_id=user_id,
+        role=body.role,
+        actor_id=ctx.caller.user.id,
+    )
+
+
+@router.delete(
+    "/websites/{website_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="remove_website_member",
+    responses=GUARDED,
+)
+async def remove_member(user_id: UUID, ctx: WebsiteRead, session: Session) -> Response:
+    """Remove a website member; any website member may remove themself (leave)."""
+    leaving = user_id == ctx.caller.user.id
+    require(
+        ctx,
+        *(
+            (Permission.WEBSITE_LEAVE, Permission.WEBSITE_MEMBER_DELETE)
+            if leaving
+            else (Permission.WEBSITE_MEMBER_DELETE,)
+        ),
+    )
+    await service.remove_member(
+        session,
+        website_id=ctx.website_id,
+        organization_id=ctx.organization_id,
+        user_id=user_id,
+        actor_id=ctx.caller.user.id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/websites/{website_id}/permissions", operation_id="get_website_permissions", responses=GUARDED
+)
+async def website_permissions(ctx: WebsiteRead) -> PermissionsPublic:
+    """The caller's effective role and permissions on the website."""
+    return PermissionsPublic(
+        role=ctx.role,  # type: ignore[arg-type]
+        permissions=ctx.policy.permissions(ctx.assignments, WEBSITE_PERMISSIONS),
+    )

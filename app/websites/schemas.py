@@ -1,0 +1,61 @@
+"""Bodies of the website routes, and URL validation."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import idna
+from pydantic import AfterValidator, BaseModel, StringConstraints
+
+from app.types import Name, StrictModel
+
+
+def website_host(url: str) -> str:
+    """The normalized host of an absolute http(s) URL (lowercase, IDNA); ValueError otherwise."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http or https URL")
+    if not hostname:
+        raise ValueError("must have a host")
+    if hostname.startswith("[") or ":" in hostname or hostname.replace(".", "").isdigit():
+        return hostname.lower()
+    try:
+        return idna.encode(hostname.rstrip("."), uts46=True).decode("ascii").lower()
+    except idna.IDNAError:
+        raise ValueError("has an invalid host name") from None
+
+
+def _check_url(url: str) -> str:
+    website_host(url)
+    return url
+
+
+WebsiteUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_url)]
+MembershipRole = Literal["admin", "user"]
+
+
+class WebsiteIn(StrictModel):
+    name: Name
+    url: WebsiteUrl
+
+
+class WebsitePatch(StrictModel):
+    name: Name | None = None
+    url: WebsiteUrl | None = None
+
+
+class WebsitePublic(BaseModel):
+    id: UUID
+    organization_id: UUID
+    name: str
+    url: str
+    created_at: datetime
+    my_role: MembershipRole | None

@@ -1,0 +1,251 @@
+"""Website use cases: listing what the caller may read, creation, changes, deletion, members."""
+
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_event
+from app.authz.engine import PolicyEngine
+from app.authz.permissions import Permission
+from app.errors import Conflict, NotFound
+from app.organizations.models import OrganizationMembership
+from app.organizations.schemas import MemberPublic
+from app.organizations.service import member_public
+from app.pagination import Page, PageParams, build_page
+from app.users.models import User
+from app.websites.models import Website, WebsiteMembership
+from app.websites.schemas import WebsitePublic, website_host
+
+_org_role = OrganizationMembership.role.label("org_role")  # type: ignore[attr-defined]
+_site_role = WebsiteMembership.role.label("website_role")  # type: ignore[attr-defined]
+
+
+async def list_readable_websites(
+    session: AsyncSession,
+    policy: PolicyEngine,
+    user_id: UUID,
+    params: PageParams,
+    organization_id: UUID | None = None,
+) -> Page[WebsitePublic]:
+    """Every website the user may read, through an organization role or a website role.
+
+    The roles that grant `website:read` come from the enforcer and become the SQL filter, so the
+    list is one query and holds exactly the websites whose detail answers 200.
+    """
+    org_roles, site_roles = policy.granting_roles(Permission.WEBSITE_READ)
+    statement = (
+        sa.select(
+            Website.id,  # type: ignore[call-overload]
+            Website.organization_id,
+            Website.name,
+            Website.url,
+            Website.created_at,
+            Website.id.label("cursor_id"),  # type: ignore[attr-defined]
+            _org_role,
+            _site_role,
+        )
+        .outerjoin(
+            OrganizationMembership,
+            sa.and_(
+                OrganizationMembership.organization_id == Website.organization_id,  # type: ignore[arg-type]
+                OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
+            ),
+        )
+        .outerjoin(
+            WebsiteMembership,
+            sa.and_(
+                WebsiteMembership.website_id == Website.id,  # type: ignore[arg-type]
+                WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
+            ),
+        )
+        .where(
+            sa.or_(
+                OrganizationMembership.role.in_(org_roles),  # type: ignore[attr-defined]
+                WebsiteMembership.role.in_(site_roles),  # type: ignore[attr-defined]
+            ),
+            params.keyset(Website.created_at, Website.id),
+        )
+        .order_by(Website.created_at, Website.id)
+        .limit(params.limit + 1)
+    )
+    if organization_id is not None:
+        statement = statement.where(Website.organization_id == organization_id)  # type: ignore[arg-type]
+    rows = (await session.execute(statement)).all()
+    return build_page(
+        list(rows),
+        params,
+        lambda r: website_public(r, policy.website_role(r.org_role, r.website_role)),
+    )
+
+
+def website_public(row: Any, role: str | None) -> WebsitePublic:
+    """A website row as the API shows it, with the caller's role."""
+    return WebsitePublic(
+        id=row.id,
+        organization_id=row.organization_id,
+        name=row.name,
+        url=row.url,
+        created_at=row.created_at,
+        my_role=role,  # type: ignore[arg-type]
+    )
+
+
+def _duplicate_host() -> Conflict:
+    return Conflict("The organization already has a website with this host.", code="website_exists")
+
+
+async def create_website(
+    session: AsyncSession, *, organization_id: UUID, name: str, url: str, actor_id: UUID
+) -> Website:
+    """Add a website to the organization (409 `website_exists` for a host it already has)."""
+    website = Website(organization_id=organization_id, name=name, url=url, host=website_host(url))
+    try:
+        async with session.begin_nested():
+            session.add(website)
+            await session.flush()
+    except IntegrityError:
+        raise _duplicate_host() from None
+    await record_event(
+        session,
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="website.created",
+        target_type="website",
+        target_id=website.id,
+        after={"name": name, "url": url},
+    )
+    return website
+
+
+async def update_website(
+    session: AsyncSession, website_id: UUID, *, name: str | None, url: str | None
+) -> Website:
+    """Change the fields given (409 `website_exists` when the new host is taken in the org)."""
+    website = await session.get(Website, website_id)
+    if website is None:
+        raise NotFound()
+    if name is not None:
+        website.name = name
+    if url is not None:
+        website.url = url
+        website.host = website_host(url)
+    website.updated_at = sa.func.now()  # type: ignore[assignment]
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _duplicate_host() from None
+    await session.refresh(website)
+    return website
+
+
+async def delete_website(
+    session: AsyncSession, website_id: UUID, organization_id: UUID, actor_id: UUID
+) -> None:
+    """Delete the website with its memberships and invitations (FK cascades)."""
+    website = await session.get(Website, website_id, with_for_update=True)
+    if website is None:
+        raise NotFound()
+    await record_event(
+        session,
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="website.deleted",
+        target_type="website",
+        target_id=website_id,
+        before={"name": website.name, "url": website.url},
+    )
+    await session.delete(website)
+    await session.flush()
+
+
+async def list_members(
+    session: AsyncSession, website_id: UUID, params: PageParams
+) -> Page[MemberPublic]:
+    """The website-level members (website roles only), oldest first."""
+    rows = (
+        await session.execute(
+            sa.select(
+                User.id,  # type: ignore[call-overload]
+                User.email,
+                User.full_name,
+                WebsiteMembership.role,
+                WebsiteMembership.created_at,
+                WebsiteMembership.user_id.label("cursor_id"),  # type: ignore[attr-defined]
+            )
+            .join(User, User.id == WebsiteMembership.user_id)  # type: ignore[arg-type]
+            .where(
+                WebsiteMembership.website_id == website_id,  # type: ignore[arg-type]
+                params.keyset(WebsiteMembership.created_at, WebsiteMembership.user_id),
+            )
+            .order_by(WebsiteMembership.created_at, WebsiteMembership.user_id)
+            .limit(params.limit + 1)
+        )
+    ).all()
+    return build_page(list(rows), params, member_public)
+
+
+async def _membership(session: AsyncSession, website_id: UUID, user_id: UUID) -> WebsiteMembership:
+    membership = await session.get(WebsiteMembership, (website_id, user_id), with_for_update=True)
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+async def change_member_role(
+    session: AsyncSession,
+    *,
+    website_id: UUID,
+    organization_id: UUID,
+    user_id: UUID,
+    role: str,
+    actor_id: UUID,
+) -> MemberPublic:
+    """Give a website member another role (websites have no last-admin rule)."""
+    membership = await _membership(session, website_id, user_id)
+    if membership.role != role:
+        await record_event(
+            session,
+            organization_id=organization_id,
+            actor_id=actor_id,
+            action="website_member.role_changed",
+            target_type="user",
+            target_id=user_id,
+            before={"role": membership.role, "website_id": str(website_id)},
+            after={"role": role, "website_id": str(website_id)},
+        )
+        membership.role = role
+        await session.flush()
+    user = await session.get(User, user_id)
+    assert user is not None  # noqa: S101 - the membership's foreign key guarantees it
+    return member_public(
+        SimpleNamespace(
+            id=user.id,
+            email=user.email,
+            full_name=user.full_name,
+            role=membership.role,
+            created_at=membership.created_at,
+        )
+    )
+
+
+async def remove_member(
+    session: AsyncSession, *, website_id: UUID, organization_id: UUID, user_id: UUID, actor_id: UUID
+) -> None:
+    """Remove a website member (or let them leave)."""
+    membership = await _membership(session, website_id, user_id)
+    await record_event(
+        session,
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="website_member.left" if actor_id == user_id else "website_member.removed",
+        target_type="user",
+        target_id=user_id,
+        before={"role": membership.role, "website_id": str(website_id)},
+    )
+    await session.delete(membership)
+    await session.flush()
