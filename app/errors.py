@@ -174,6 +174,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    if exc.status_code == 400 and str(exc.detail).startswith("There was an error parsing the body"):
+        # FastAPI's answer to a body that is not UTF-8: the same as malformed JSON.
+        return problem_response(
+            422,
+            "validation_error",
+            "The request body is not valid UTF-8 JSON.",
+            errors=[
+                {
+                    "loc": ["body"],
+                    "msg": "The body is not valid UTF-8 JSON.",
+                    "type": "json_invalid",
+                }
+            ],
+        )
     codes = {
         404: "not_found",
         405: "method_not_allowed",

@@ -1,0 +1,747 @@
+"""Authorization benchmark: worker start-up, memory and decision latency versus role assignments.
+
+    python -m scripts.bench_authz                        1e3, 1e5 and 1e6 assignments
+    python -m scripts.bench_authz --sizes 1000,100000    chosen sizes (1e5 is accepted too)
+    python -m scripts.bench_authz --keep                 keep the blokid_bench_<n> databases
+
+For each size N it creates the database `blokid_bench_<N>` on the server of BENCH_DATABASE_URL
+(default postgresql://postgres@127.0.0.1:5432/postgres; an existing one is dropped first), migrates
+it, seeds the policy, loads N role assignments with COPY, then measures:
+
+- start-up: a fresh worker process (imports `app.main`, builds the engine, `PolicyStore.reload()`),
+  timed from spawn to reload done, with the process's peak RSS;
+- memo hit / memo miss: `PolicyEngine.allows` on a repeated key, and with the memo cleared;
+- guard total: the real website guard of `app.authz.guards` (its one SQL query plus the decisions)
+  on random existing website/user pairs.
+
+The figures table goes to stdout; progress and diagnostics go to stderr. Exit status is 0 whether
+or not the targets are met: the table says which are.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from math import ceil
+from typing import cast
+from uuid import UUID, uuid4
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from app.auth.dependencies import Caller
+from app.authz.engine import Assignments, PolicyEngine
+from app.authz.guards import WebsiteContext, website_guard
+from app.authz.permissions import Permission
+from app.authz.sync import PolicyStore, libpq_url
+from app.config import ROOT_DIR
+from app.db import create_engine, session_factory
+from app.errors import Forbidden, NotFound
+from app.users.models import User
+from scripts.serve import migrate, seed
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
+CHILD_MARKER = "BENCH-CHILD "
+
+# Shape of the seeded data. A fifth of the assignments are website memberships, the rest one
+# organization membership per user, so users + website memberships == N exactly.
+WEBSITE_SHARE = 5
+MEMBERS_PER_ORG = 10
+WEBSITES_PER_ORG = 2
+PLACEHOLDER_HASH = "$argon2id$v=19$m=65536,t=3,p=4$bench$not-a-real-hash"
+COPY_BATCH = 20_000
+
+# Targets this design is meant to meet (see docs/PERFORMANCE.md).
+FLAT_RATIO = 1.2
+MEMO_HIT_TARGET_US = 5.0
+GUARD_P50_TARGET_MS = 0.5
+
+# bytes.translate tables that set the UUID version (4) and variant (RFC 4122) bits in bulk.
+_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
+_VARIANT_RFC = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+
+# --- Data layout --------------------------------------------------------------------------------
+
+
+def random_ids(count: int) -> bytes:
+    """`count` random version-4 UUIDs packed as 16 bytes each.
+
+    Packed bytes rather than UUID objects: a million UUID objects cost ~100 MB in this process,
+    and the ids must be random (as `uuid4()` makes them) so the indexes are as scattered as in
+    production.
+    """
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_RFC)
+    return bytes(raw)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Who belongs where, computed from indexes so no per-row Python objects are kept.
+
+    User i is a member of organization i // MEMBERS_PER_ORG (the first member is its admin).
+    Website j belongs to organization j // WEBSITES_PER_ORG. Users 0 .. website_members-1 also
+    hold a role on one website, usually in another organization (an outside collaborator).
+    """
+
+    assignments: int
+    users: int
+    organizations: int
+    websites: int
+    website_members: int
+    user_ids: bytes
+    organization_ids: bytes
+    website_ids: bytes
+
+    @classmethod
+    def for_size(cls, assignments: int) -> "Layout":
+        """The layout with exactly `assignments` membership rows."""
+        website_members = assignments // WEBSITE_SHARE
+        users = assignments - website_members
+        organizations = max(1, ceil(users / MEMBERS_PER_ORG))
+        websites = organizations * WEBSITES_PER_ORG
+        return cls(
+            assignments,
+            users,
+            organizations,
+            websites,
+            website_members,
+            random_ids(users),
+            random_ids(organizations),
+            random_ids(websites),
+        )
+
+    @property
+    def total_rows(self) -> int:
+        """Rows COPY writes, over every table."""
+        return self.users + self.organizations + self.websites + self.assignments
+
+    def user_id(self, i: int) -> UUID:
+        return UUID(bytes=self.user_ids[16 * i : 16 * i + 16])
+
+    def website_id(self, j: int) -> UUID:
+        return UUID(bytes=self.website_ids[16 * j : 16 * j + 16])
+
+    def member_website(self, i: int) -> int:
+        """The website on which user i (< website_members) holds a website role."""
+        # A multiplicative hash spreads collaborators over all websites.
+        return (i * 2_654_435_761) % self.websites
+
+
+def _hex(ids: bytes, i: int) -> str:
+    # PostgreSQL's uuid input accepts 32 bare hex digits: no UUID object, no str(UUID).
+    return ids[16 * i : 16 * i + 16].hex()
+
+
+def user_lines(layout: Layout) -> Iterator[str]:
+    """COPY text rows of `users (id, email, hashed_password)`."""
+    for i in range(layout.users):
+        yield f"{_hex(layout.user_ids, i)}\tuser{i}@bench.example\t{PLACEHOLDER_HASH}\n"
+
+
+def organization_lines(layout: Layout) -> Iterator[str]:
+    """COPY text rows of `organizations (id, name)`."""
+    for o in range(layout.organizations):
+        yield f"{_hex(layout.organization_ids, o)}\tOrganization {o}\n"
+
+
+def website_lines(layout: Layout) -> Iterator[str]:
+    """COPY text rows of `websites (id, organization_id, name, url, host)`."""
+    for j in range(layout.websites):
+        org = _hex(layout.organization_ids, j // WEBSITES_PER_ORG)
+        host = f"site{j}.bench.example"
+        yield f"{_hex(layout.website_ids, j)}\t{org}\tWebsite {j}\thttps://{host}/\t{host}\n"
+
+
+def organization_membership_lines(layout: Layout) -> Iterator[str]:
+    """COPY text rows of `organization_memberships (organization_id, user_id, role)`."""
+    for i in range(layout.users):
+        role = "admin" if i % MEMBERS_PER_ORG == 0 else "user"
+        org = _hex(layout.organization_ids, i // MEMBERS_PER_ORG)
+        yield f"{org}\t{_hex(layout.user_ids, i)}\t{role}\n"
+
+
+def website_membership_lines(layout: Layout) -> Iterator[str]:
+    """COPY text rows of `website_memberships (website_id, user_id, role)`."""
+    for i in range(layout.website_members):
+        role = "admin" if i % 4 == 0 else "user"
+        site = _hex(layout.website_ids, layout.member_website(i))
+        yield f"{site}\t{_hex(layout.user_ids, i)}\t{role}\n"
+
+
+# --- Progress -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most every 0.1 s."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.done = 0
+        self.started = time.perf_counter()
+        self._drawn = 0.0
+
+    def advance(self, count: int, note: str = "") -> None:
+        """Count `count` more rows done and redraw if due."""
+        self.done += count
+        now = time.perf_counter()
+        if now - self._drawn >= 0.1 or self.done >= self.total:
+            self._drawn = now
+            self._draw(note)
+
+    def _draw(self, note: str) -> None:
+        share = min(self.done / self.total, 1.0)
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        sys.stderr.write(
+            f"\r  {self.label} [{bar}] {share:6.1%} {self.done:,}/{self.total:,} rows "
+            f"{elapsed:6.1f} s {rate:,.0f} rows/s {note:<26}"
+        )
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        """Draw the final state and end the line."""
+        self._draw("done")
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+# --- Database set-up ----------------------------------------------------------------------------
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """The admin URL pointing at database `name` instead."""
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """Create `name` afresh (dropping a leftover from an earlier `--keep` run)."""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop `name`, disconnecting anything still attached."""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+COPIES: tuple[tuple[str, str, Callable[[Layout], Iterator[str]]], ...] = (
+    ("users", "COPY users (id, email, hashed_password) FROM STDIN", user_lines),
+    ("organizations", "COPY organizations (id, name) FROM STDIN", organization_lines),
+    (
+        "websites",
+        "COPY websites (id, organization_id, name, url, host) FROM STDIN",
+        website_lines,
+    ),
+    (
+        "organization_memberships",
+        "COPY organization_memberships (organization_id, user_id, role) FROM STDIN",
+        organization_membership_lines,
+    ),
+    (
+        "website_memberships",
+        "COPY website_memberships (website_id, user_id, role) FROM STDIN",
+        website_membership_lines,
+    ),
+)
+
+
+def load_rows(url: str, layout: Layout) -> float:
+    """COPY every seeded row into the database; returns the seconds taken (VACUUM included)."""
+    started = time.perf_counter()
+    progress = Progress(layout.total_rows, "COPY")
+    with psycopg.connect(libpq_url(url)) as connection:
+        # Losing the tail of a benchmark load on a crash is fine; waiting on fsync is not.
+        connection.execute("SET synchronous_commit TO off")
+        for table, statement, lines in COPIES:
+            with connection.cursor() as cursor, cursor.copy(statement) as copy:
+                batch: list[str] = []
+                for line in lines(layout):
+                    batch.append(line)
+                    if len(batch) >= COPY_BATCH:
+                        copy.write("".join(batch))
+                        progress.advance(len(batch), table)
+                        batch.clear()
+                if batch:
+                    copy.write("".join(batch))
+                    progress.advance(len(batch), table)
+            connection.commit()
+    progress.finish()
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        # Planner statistics and the visibility map, as a database in service would have them;
+        # without ANALYZE the guard's plan at 1e6 rows would be a guess.
+        connection.execute("VACUUM ANALYZE")
+        # Flush the load now, so a checkpoint does not land in the middle of the measurements.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            connection.execute("CHECKPOINT")
+    return time.perf_counter() - started
+
+
+# --- Measurements -------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile of `values` (share in 0..1)."""
+    ordered = sorted(values)
+    rank = max(1, ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Startup:
+    """One fresh worker's start-up."""
+
+    seconds: float
+    reload_ms: float
+    max_rss_mib: float
+    policy_rows: int
+
+
+def child_startup(url: str) -> None:
+    """Child mode: start like a worker, reload the policy, report on stdout and exit.
+
+    Imports `app.main` (what uvicorn imports) so the time and memory are those of a real worker,
+    then does what the lifespan does before serving: engine, `PolicyStore`, `reload()`.
+    """
+    importlib.import_module("app.main")
+
+    async def reload() -> tuple[float, int]:
+        engine = create_engine(url, pool_size=1)
+        try:
+            store = PolicyStore(engine, url)
+            started = time.perf_counter()
+            fresh = await store.reload()
+            return time.perf_counter() - started, len(fresh.rows)
+        finally:
+            await engine.dispose()
+
+    reload_seconds, rows = asyncio.run(reload())
+    done = time.time()
+    # ru_maxrss is in KiB on Linux.
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = {"done": done, "reload_s": reload_seconds, "max_rss_kib": rss_kib, "rows": rows}
+    print(CHILD_MARKER + json.dumps(report), flush=True)
+
+
+def measure_startup(url: str) -> Startup:
+    """Spawn one fresh worker process and time it from spawn to reload done."""
+    spawned = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_authz", "--child-startup", url],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith(CHILD_MARKER)]
+    if result.returncode != 0 or not lines:
+        sys.stderr.write(result.stderr)
+        raise SystemExit(f"start-up child failed (exit {result.returncode})")
+    report = json.loads(lines[-1][len(CHILD_MARKER) :])
+    return Startup(
+        seconds=float(report["done"]) - spawned,
+        reload_ms=float(report["reload_s"]) * 1000,
+        max_rss_mib=int(report["max_rss_kib"]) / 1024,
+        policy_rows=int(report["rows"]),
+    )
+
+
+def startup_median(url: str, runs: int) -> Startup:
+    """The median of `runs` fresh workers, after one unmeasured run that warms the OS caches."""
+    measure_startup(url)
+    samples = [measure_startup(url) for _ in range(runs)]
+    return Startup(
+        seconds=statistics.median(s.seconds for s in samples),
+        reload_ms=statistics.median(s.reload_ms for s in samples),
+        max_rss_mib=statistics.median(s.max_rss_mib for s in samples),
+        policy_rows=samples[0].policy_rows,
+    )
+
+
+# Role combinations a caller can hold on a website: (organization role, website role).
+ROLE_PAIRS: tuple[tuple[str | None, str | None], ...] = (
+    ("admin", None),
+    ("user", None),
+    (None, "admin"),
+    (None, "user"),
+    ("user", "admin"),
+    (None, None),
+)
+
+
+def memo_hit_us(policy: PolicyEngine, iterations: int) -> list[float]:
+    """Per-call latency (µs) of `allows` on a key already in the memo.
+
+    Each call is timed alone, so the timer's own cost (tens of ns) is included.
+    """
+    assignments = Assignments(uuid4(), uuid4(), "user", uuid4(), None)
+    permission = Permission.WEBSITE_UPDATE
+    policy.allows(assignments, permission)
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(iterations):
+        started = clock()
+        policy.allows(assignments, permission)
+        samples.append((clock() - started) / 1000)
+    return samples
+
+
+def memo_miss_us(policy: PolicyEngine, iterations: int) -> list[float]:
+    """Per-call latency (µs) of `allows` with the memo emptied first: a full Casbin enforce."""
+    rng = random.Random(7)  # noqa: S311 - picks test cases, not secrets
+    permissions = list(Permission)
+    samples = []
+    for _ in range(iterations):
+        org_role, site_role = rng.choice(ROLE_PAIRS)
+        assignments = Assignments(uuid4(), uuid4(), org_role, uuid4(), site_role)
+        permission = rng.choice(permissions)
+        # Private on purpose: clearing is what a policy reload does (it builds a new engine),
+        # and building one per sample would time the enforcer's construction instead.
+        policy._memo.clear()
+        started = time.perf_counter_ns()
+        policy.allows(assignments, permission)
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    return samples
+
+
+GuardFunction = Callable[..., Awaitable[WebsiteContext]]
+
+
+@dataclass
+class GuardRun:
+    """Guard latencies and how the calls ended."""
+
+    samples_ms: list[float]
+    allowed: int = 0
+    forbidden: int = 0
+    not_found: int = 0
+
+
+def pick_pair(layout: Layout, rng: random.Random) -> tuple[int, int]:
+    """A random existing (user, website) pair the user has a role on, as indexes.
+
+    Half of the collaborators are asked about their collaborator website; everyone else about a
+    website of their own organization. Both joins of the guard's query then find rows.
+    """
+    user = rng.randrange(layout.users)
+    if user < layout.website_members and rng.random() < 0.5:
+        return user, layout.member_website(user)
+    org = user // MEMBERS_PER_ORG
+    return user, org * WEBSITES_PER_ORG + rng.randrange(WEBSITES_PER_ORG)
+
+
+async def guard_latency(
+    url: str, policy: PolicyEngine, layout: Layout, iterations: int, warmup: int
+) -> GuardRun:
+    """Time the real website guard (its SQL query plus its decisions) per call, in ms.
+
+    The guard is the function behind `WebsiteUpdate`, called directly, so the statement is
+    exactly the one in guards.py. Each call gets its own session, as each request does; the
+    transaction is begun untimed first because in a request the caller-loading query has
+    already begun it before any guard runs.
+    """
+    guard = cast(GuardFunction, website_guard(Permission.WEBSITE_UPDATE).dependency)
+    engine = create_engine(url, pool_size=1)
+    sessions = session_factory(engine)
+    rng = random.Random(11)  # noqa: S311 - picks test cases, not secrets
+    run = GuardRun(samples_ms=[])
+    try:
+        for number in range(warmup + iterations):
+            user, site = pick_pair(layout, rng)
+            caller = Caller(
+                user=User(
+                    id=layout.user_id(user),
+                    email=f"user{user}@bench.example",
+                    hashed_password=PLACEHOLDER_HASH,
+                ),
+                session_id=uuid4(),
+            )
+            website_id = layout.website_id(site)
+            async with sessions() as session:
+                await session.execute(sa.text("SELECT 1"))
+                started = time.perf_counter_ns()
+                outcome = "allowed"
+                try:
+                    await guard(
+                        caller=caller, session=session, policy=policy, website_id=website_id
+                    )
+                except Forbidden:
+                    outcome = "forbidden"
+                except NotFound:
+                    outcome = "not_found"
+                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+                await session.rollback()
+            if number >= warmup:
+                run.samples_ms.append(elapsed_ms)
+                setattr(run, outcome, getattr(run, outcome) + 1)
+    finally:
+        await engine.dispose()
+    return run
+
+
+# --- One size, all sizes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    """Every figure measured at one size."""
+
+    assignments: int
+    users: int
+    seed_seconds: float
+    startup: Startup
+    hit_p50_us: float
+    hit_p99_us: float
+    miss_p50_us: float
+    miss_p99_us: float
+    guard: GuardRun
+
+    @property
+    def guard_p50_ms(self) -> float:
+        return percentile(self.guard.samples_ms, 0.50)
+
+    @property
+    def guard_p99_ms(self) -> float:
+        return percentile(self.guard.samples_ms, 0.99)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Iteration counts, from the command line."""
+
+    hit_iterations: int
+    miss_iterations: int
+    guard_iterations: int
+    guard_warmup: int
+    startup_runs: int
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (stdout carries only the results)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+async def count_assignments(url: str) -> int:
+    """Role-assignment rows actually in the database (a check on the seeding)."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(url)) as connection:
+        cursor = await connection.execute(
+            "SELECT (SELECT count(*) FROM organization_memberships)"
+            " + (SELECT count(*) FROM website_memberships)"
+        )
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def measure_decisions(
+    url: str, layout: Layout, options: Options
+) -> tuple[list[float], list[float], GuardRun]:
+    """Memo hit, memo miss and guard latencies against the policy loaded from this database."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        policy = await PolicyStore(engine, url).reload()
+    finally:
+        await engine.dispose()
+    hits = memo_hit_us(policy, options.hit_iterations)
+    misses = memo_miss_us(policy, options.miss_iterations)
+    guard = await guard_latency(url, policy, layout, options.guard_iterations, options.guard_warmup)
+    return hits, misses, guard
+
+
+def run_size(admin_url: str, size: int, options: Options, *, keep: bool) -> SizeResult:
+    """Create, seed and measure one database of `size` assignments; drop it unless `keep`."""
+    name = f"blokid_bench_{size}"
+    url = database_url(admin_url, name)
+    log(f"== {size:,} role assignments: database {name}")
+    create_database(admin_url, name)
+    try:
+        migrate(url)
+        # seed() prints a summary line; keep stdout for the results table.
+        with contextlib.redirect_stdout(sys.stderr):
+            asyncio.run(seed(url))
+        layout = Layout.for_size(size)
+        log(
+            f"  seeding {layout.users:,} users, {layout.organizations:,} organizations, "
+            f"{layout.websites:,} websites, {layout.users:,} organization + "
+            f"{layout.website_members:,} website memberships"
+        )
+        seed_seconds = load_rows(url, layout)
+        found = asyncio.run(count_assignments(url))
+        if found != size:
+            raise SystemExit(f"seeding produced {found:,} assignments, expected {size:,}")
+        log(f"  {found:,} assignments in {seed_seconds:.1f} s; measuring start-up")
+        startup = startup_median(url, options.startup_runs)
+        log(f"  start-up {startup.seconds:.3f} s, RSS {startup.max_rss_mib:.1f} MiB; decisions")
+        hits, misses, guard = asyncio.run(measure_decisions(url, layout, options))
+        if guard.not_found:
+            log(f"  warning: {guard.not_found} guard calls answered 404 on member pairs")
+        return SizeResult(
+            assignments=size,
+            users=layout.users,
+            seed_seconds=seed_seconds,
+            startup=startup,
+            hit_p50_us=percentile(hits, 0.50),
+            hit_p99_us=percentile(hits, 0.99),
+            miss_p50_us=percentile(misses, 0.50),
+            miss_p99_us=percentile(misses, 0.99),
+            guard=guard,
+        )
+    finally:
+        if keep:
+            log(f"  kept database {name}")
+        else:
+            drop_database(admin_url, name)
+
+
+# --- Report -------------------------------------------------------------------------------------
+
+
+def machine(admin_url: str) -> str:
+    """CPU count, Python and PostgreSQL versions, and the date, on one line."""
+    with psycopg.connect(libpq_url(admin_url)) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    server = row[0] if row else "?"
+    python = sys.version.split()[0]
+    today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{today}; {os.cpu_count()} CPUs; Python {python}; PostgreSQL {server}"
+
+
+def table(results: Sequence[SizeResult]) -> str:
+    """The figures as a Markdown table, one row per size."""
+    header = (
+        "| assignments | users | seed (s) | start-up (s) | reload (ms) | max RSS (MiB) "
+        "| memo hit p50 / p99 (µs) | memo miss p50 / p99 (µs) | guard p50 / p99 (ms) |"
+    )
+    lines = [header, "|" + "---:|" * 9]
+    for r in results:
+        lines.append(
+            f"| {r.assignments:,} | {r.users:,} | {r.seed_seconds:.1f} "
+            f"| {r.startup.seconds:.3f} | {r.startup.reload_ms:.1f} "
+            f"| {r.startup.max_rss_mib:.1f} "
+            f"| {r.hit_p50_us:.2f} / {r.hit_p99_us:.2f} "
+            f"| {r.miss_p50_us:.0f} / {r.miss_p99_us:.0f} "
+            f"| {r.guard_p50_ms:.3f} / {r.guard_p99_ms:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
+
+
+def targets(results: Sequence[SizeResult]) -> str:
+    """Each target, the figure it is judged on, and whether it is met."""
+    ordered = sorted(results, key=lambda r: r.assignments)
+    small, large = ordered[0], ordered[-1]
+    lines = []
+    if large.assignments == small.assignments:
+        lines.append("- start-up and RSS flatness: needs two sizes (not judged)")
+    else:
+        span = f"{large.assignments:,} vs {small.assignments:,}"
+        ratio = large.startup.seconds / small.startup.seconds
+        lines.append(
+            f"- start-up at {span} within {FLAT_RATIO}x: {large.startup.seconds:.3f} s vs "
+            f"{small.startup.seconds:.3f} s = {ratio:.2f}x: {verdict(ratio <= FLAT_RATIO)}"
+        )
+        ratio = large.startup.max_rss_mib / small.startup.max_rss_mib
+        lines.append(
+            f"- max RSS at {span} within {FLAT_RATIO}x: {large.startup.max_rss_mib:.1f} MiB vs "
+            f"{small.startup.max_rss_mib:.1f} MiB = {ratio:.2f}x: {verdict(ratio <= FLAT_RATIO)}"
+        )
+    worst_hit = max(results, key=lambda r: r.hit_p50_us)
+    lines.append(
+        f"- memo hit <= {MEMO_HIT_TARGET_US:g} µs (p50, worst size): {worst_hit.hit_p50_us:.2f} µs "
+        f"at {worst_hit.assignments:,} (p99 {worst_hit.hit_p99_us:.2f} µs): "
+        f"{verdict(worst_hit.hit_p50_us <= MEMO_HIT_TARGET_US)}"
+    )
+    worst_guard = max(results, key=lambda r: r.guard_p50_ms)
+    lines.append(
+        f"- guard total <= {GUARD_P50_TARGET_MS:g} ms p50 (worst size): "
+        f"{worst_guard.guard_p50_ms:.3f} ms at {worst_guard.assignments:,}: "
+        f"{verdict(worst_guard.guard_p50_ms <= GUARD_P50_TARGET_MS)}"
+    )
+    return "\n".join(lines)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """`1000,1e5,1000000` -> [1000, 100000, 1000000]."""
+    try:
+        sizes = [int(float(part)) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of sizes: {text!r}") from None
+    if not sizes or any(size < MEMBERS_PER_ORG for size in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be at least {MEMBERS_PER_ORG}")
+    return sorted(set(sizes))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="comma-separated assignment counts (default 1000,100000,1000000)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--hit-iterations", type=int, default=200_000, metavar="N")
+    parser.add_argument("--miss-iterations", type=int, default=5_000, metavar="N")
+    parser.add_argument("--guard-iterations", type=int, default=2_000, metavar="N")
+    parser.add_argument("--guard-warmup", type=int, default=200, metavar="N")
+    parser.add_argument(
+        "--startup-runs", type=int, default=5, metavar="N", help="fresh workers per size (median)"
+    )
+    parser.add_argument("--child-startup", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_startup:
+        child_startup(args.child_startup)
+        return
+    admin_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_ADMIN_URL)
+    options = Options(
+        hit_iterations=args.hit_iterations,
+        miss_iterations=args.miss_iterations,
+        guard_iterations=args.guard_iterations,
+        guard_warmup=args.guard_warmup,
+        startup_runs=args.startup_runs,
+    )
+    # Casbin logs its whole model at INFO whenever an enforcer is built.
+    logging.getLogger("casbin").setLevel(logging.WARNING)
+    host = machine(admin_url)
+    results = [run_size(admin_url, size, options, keep=args.keep) for size in args.sizes]
+    print(f"\nAuthorization benchmark: {host}\n")
+    print(table(results))
+    print("\nTargets:")
+    print(targets(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Test fixtures: a real PostgreSQL database per test worker, migrated by the real migrations.
+
+`TEST_DATABASE_URL` names a server (any database on it; we create our own); unset, an embedded
+PostgreSQL (pgserver) in `.data/test-postgres` is started. Each xdist worker creates its own
+database, migrates it with Alembic, seeds the policy, and drops it at the end. Each test runs in
+an outer transaction that is rolled back at teardown; every request in it gets a savepoint, so
+commit and rollback behave as in production.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from httpx import ASGITransport, AsyncClient
+from psycopg import sql
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import DATA_DIR, Environment, Settings
+from app.db import get_session
+from app.main import create_app
+from scripts.serve import migrate, seed
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+_embedded: Any = None
+
+
+def server_url() -> str:
+    """A `postgresql://` URL of the server the tests use."""
+    global _embedded
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    from scripts.embedded_postgres import start_embedded
+
+    _embedded, url = start_embedded(DATA_DIR / "test-postgres", "postgres")
+    return url
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(prefix: str) -> str:
+    """Create a fresh, migrated, policy-seeded database; returns its URL."""
+    base = server_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(with_database(base, "postgres"), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(base, name)
+    migrate(url)
+    asyncio.run(seed(url))
+    return url
+
+
+def drop_database(url: str) -> None:
+    """Drop a database created by `create_database`."""
+    name = make_url(url).database
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id: str) -> Iterator[str]:
+    """This worker's database, migrated and seeded."""
+    url = create_database(f"blokid_test_{worker_id}")
+    yield url
+    drop_database(url)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for the app under test."""
+    values: dict[str, Any] = {
+        "environment": Environment.TEST,
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "rate_limit_enabled": False,
+        "smtp_host": None,
+        "public_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[Any]:
+    """The app with its lifespan entered (no background tasks: the tests drive them)."""
+    application = create_app(make_settings(database_url), run_background_tasks=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def session(app: Any) -> AsyncIterator[AsyncSession]:
+    """The test's outer transaction; every request in the test runs in a savepoint of it."""
+    async with app.state.engine.connect() as connection:
+        transaction = await connection.begin()
+        db = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+        async def request_session() -> AsyncIterator[AsyncSession]:
+            try:
+                yield db
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+
+        app.dependency_overrides[get_session] = request_session
+        try:
+            yield db
+        finally:
+            app.dependency_overrides.pop(get_session, None)
+            await db.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def client(app: Any, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    """An HTTP client talking to the app in process."""
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -1,0 +1,137 @@
+"""Plain factory functions: rows straight into the test's transaction, and logged-in users."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import hash_password
+from app.db import utcnow
+from app.mail.models import OutboxMail
+from app.organizations.models import Organization, OrganizationMembership
+from app.users.models import User
+from app.websites.models import Website, WebsiteMembership
+
+PASSWORD = "tangerine-obelisk-42"
+_hash_cache: dict[str, str] = {}
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def create_user(
+    session: AsyncSession, *, verified: bool = True, password: str = PASSWORD, **overrides: Any
+) -> User:
+    """A user row (verified unless told otherwise)."""
+    if password not in _hash_cache:
+        _hash_cache[password] = await hash_password(password)
+    user = User(
+        email=overrides.pop("email", unique_email()),
+        hashed_password=overrides.pop("hashed_password", _hash_cache[password]),
+        email_verified_at=utcnow() if verified else None,
+        **overrides,
+    )
+    session.add(user)
+    # Committing releases the savepoint into the test's outer transaction, so a later request's
+    # rollback cannot undo the fixture data.
+    await session.commit()
+    # Detached, so a failed request's rollback cannot expire it under the test's feet.
+    session.expunge(user)
+    return user
+
+
+async def create_organization(
+    session: AsyncSession, *, name: str = "Acme", members: list[tuple[User, str]] | None = None
+) -> Organization:
+    organization = Organization(name=name)
+    session.add(organization)
+    await session.flush()
+    for user, role in members or []:
+        session.add(
+            OrganizationMembership(organization_id=organization.id, user_id=user.id, role=role)
+        )
+    await session.commit()
+    session.expunge(organization)
+    return organization
+
+
+async def create_website(
+    session: AsyncSession,
+    organization: Organization,
+    *,
+    url: str | None = None,
+    members: list[tuple[User, str]] | None = None,
+) -> Website:
+    url = url or f"https://{uuid.uuid4().hex[:10]}.example.org/"
+    from app.websites.schemas import website_host
+
+    website = Website(organization_id=organization.id, name="Site", url=url, host=website_host(url))
+    session.add(website)
+    await session.flush()
+    for user, role in members or []:
+        session.add(WebsiteMembership(website_id=website.id, user_id=user.id, role=role))
+    await session.commit()
+    session.expunge(website)
+    return website
+
+
+async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/auth/login", data={"username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def auth_headers(client: AsyncClient, user: User, password: str = PASSWORD) -> dict[str, str]:
+    tokens = await login(client, user.email, password)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+@dataclass
+class LoggedIn:
+    user: User
+    headers: dict[str, str]
+
+
+async def logged_in_user(session: AsyncSession, client: AsyncClient, **kwargs: Any) -> LoggedIn:
+    user = await create_user(session, **kwargs)
+    return LoggedIn(user, await auth_headers(client, user))
+
+
+async def outbox_for(session: AsyncSession, email: str) -> list[OutboxMail]:
+    """Mails queued for an address, oldest first."""
+    return list(
+        (
+            await session.scalars(
+                sa.select(OutboxMail)
+                .where(OutboxMail.recipient == email)
+                .order_by(OutboxMail.created_at)
+            )
+        ).all()
+    )
+
+
+def token_from_link(link: str) -> str:
+    match = re.search(r"token=([A-Za-z0-9_\-]+)", link)
+    assert match, link
+    return match.group(1)
+
+
+async def latest_token(session: AsyncSession, email: str, template: str) -> str:
+    """The token in the newest queued mail of this template for the address."""
+    mails = [m for m in await outbox_for(session, email) if m.template == template]
+    assert mails, f"no {template} mail for {email}"
+    return token_from_link(mails[-1].context["link"])
+
+
+async def row_count(session: AsyncSession, model: Any, *conditions: Any) -> int:
+    """Rows of `model` matching the conditions, read from the database (not the identity map)."""
+    return int(
+        await session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions)) or 0
+    )

@@ -1,0 +1,490 @@
+"""The /auth routes: every success and every negative branch."""
+
+import asyncio
+from datetime import timedelta
+
+import bcrypt
+import jwt
+import pytest
+import sqlalchemy as sa
+
+from app.auth.models import AccountToken, LoginSession
+from app.db import utcnow
+from app.organizations.models import Organization, OrganizationMembership
+from app.users.models import User
+from tests.conftest import TEST_SECRET
+from tests.factories import (
+    PASSWORD,
+    auth_headers,
+    create_user,
+    latest_token,
+    login,
+    outbox_for,
+    unique_email,
+)
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+
+
+async def register(client, email, password=PASSWORD, **extra):
+    return await client.post(REGISTER, json={"email": email, "password": password, **extra})
+
+
+class TestRegister:
+    async def test_creates_unverified_user_with_own_organization_and_mail(self, client, session):
+        email = unique_email("ann")
+        response = await register(client, email)
+        assert response.status_code == 202
+        user = await session.scalar(sa.select(User).where(User.email == email))
+        assert user is not None
+        assert user.email_verified_at is None
+        row = (
+            await session.execute(
+                sa.select(Organization.name, OrganizationMembership.role)
+                .join(OrganizationMembership)
+                .where(OrganizationMembership.user_id == user.id)
+            )
+        ).one()
+        assert row.name == f"{email.split('@')[0]}'s organization"
+        assert row.role == "admin"
+        assert [m.template for m in await outbox_for(session, email)] == ["verify_email"]
+
+    async def test_uses_given_organization_name(self, client, session):
+        email = unique_email()
+        await register(client, email, organization_name="  Blue Sky  ")
+        name = await session.scalar(
+            sa.select(Organization.name)
+            .join(OrganizationMembership)
+            .join(User, User.id == OrganizationMembership.user_id)
+            .where(User.email == email)
+        )
+        assert name == "Blue Sky"
+
+    async def test_taken_address_answers_the_same_and_mails_the_owner(self, client, session):
+        email = unique_email()
+        first = await register(client, email)
+        second = await register(client, email.upper(), password="another-long-secret")
+        assert (second.status_code, second.json()) == (first.status_code, first.json())
+        count = await session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.email == email)
+        )
+        assert count == 1
+        assert [m.template for m in await outbox_for(session, email)] == [
+            "verify_email",
+            "account_exists",
+        ]
+
+    async def test_email_is_stored_lowercase(self, client, session):
+        email = unique_email("Mixed.Case")
+        await register(client, email)
+        assert (
+            await session.scalar(sa.select(User.email).where(User.email == email.lower()))
+            == email.lower()
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({}, "email"),
+            ({"password": PASSWORD}, "email"),
+            ({"email": "a@example.com"}, "password"),
+            ({"email": "not-an-email", "password": PASSWORD}, "email"),
+            ({"email": "a@example.com\r\nBcc: x@y.z", "password": PASSWORD}, "email"),
+            ({"email": "a" * 250 + "@example.com", "password": PASSWORD}, "email"),
+            ({"email": "a@example.com", "password": "short"}, "password"),
+            ({"email": "a@example.com", "password": "x" * 129}, "password"),
+            ({"email": "a@example.com", "password": "password123"}, "password"),
+            ({"email": "a@example.com", "password": "iloveyou2"}, "password"),
+            ({"email": "longlocalpart@example.com", "password": "longlocalpart"}, "password"),
+            (
+                {"email": "a@example.com", "password": PASSWORD, "organization_name": "   "},
+                "organization_name",
+            ),
+            (
+                {"email": "a@example.com", "password": PASSWORD, "organization_name": "a\tb"},
+                "organization_name",
+            ),
+            (
+                {"email": "a@example.com", "password": PASSWORD, "organization_name": "x" * 101},
+                "organization_name",
+            ),
+        ],
+    )
+    async def test_invalid_input_is_422_and_creates_nothing(self, client, session, body, field):
+        before = await session.scalar(sa.select(sa.func.count()).select_from(User))
+        response = await client.post(REGISTER, json=body)
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_error"
+        assert field in str(response.json()["errors"])
+        assert await session.scalar(sa.select(sa.func.count()).select_from(User)) == before
+
+    async def test_megabyte_password_is_refused_before_hashing(self, client):
+        response = await register(client, unique_email(), password="p" * 1_000_000)
+        assert response.status_code == 422
+
+
+class TestLogin:
+    async def test_returns_bearer_pair(self, client, session):
+        user = await create_user(session)
+        body = await login(client, user.email)
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] == 15 * 60
+        assert body["access_token"]
+        assert body["refresh_token"]
+
+    async def test_email_letter_case_does_not_matter(self, client, session):
+        user = await create_user(session)
+        await login(client, user.email.upper())
+
+    async def test_unverified_user_can_log_in_and_read_me(self, client, session):
+        user = await create_user(session, verified=False)
+        headers = await auth_headers(client, user)
+        me = await client.get("/api/v1/users/me", headers=headers)
+        assert me.status_code == 200
+        assert me.json()["email_verified"] is False
+
+    async def test_wrong_password_and_unknown_email_look_the_same(self, client, session):
+        user = await create_user(session)
+        wrong = await client.post(
+            LOGIN, data={"username": user.email, "password": "wrong-password-1"}
+        )
+        unknown = await client.post(
+            LOGIN, data={"username": unique_email(), "password": "wrong-password-1"}
+        )
+        assert wrong.status_code == unknown.status_code == 401
+        assert wrong.json() == unknown.json()
+        assert wrong.headers["www-authenticate"] == "Bearer"
+
+    @pytest.mark.parametrize("data", [{}, {"username": "a@example.com"}, {"password": "x"}])
+    async def test_missing_form_fields_are_422(self, client, data):
+        assert (await client.post(LOGIN, data=data)).status_code == 422
+
+    async def test_malformed_username_is_401(self, client):
+        response = await client.post(LOGIN, data={"username": "no-at-sign", "password": PASSWORD})
+        assert response.status_code == 401
+
+    async def test_legacy_bcrypt_hash_verifies_and_is_upgraded(self, client, session):
+        legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+        user = await create_user(session, hashed_password=legacy)
+        await login(client, user.email)
+        stored = await session.scalar(sa.select(User.hashed_password).where(User.id == user.id))
+        assert stored.startswith("$argon2id$")
+        await login(client, user.email)
+
+    async def test_bcrypt_account_with_password_over_72_bytes_is_401(self, client, session):
+        legacy = bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(rounds=4)).decode()
+        user = await create_user(session, hashed_password=legacy)
+        response = await client.post(LOGIN, data={"username": user.email, "password": "x" * 100})
+        assert response.status_code == 401
+
+
+def _token(**overrides):
+    now = utcnow()
+    claims = {
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "sid": "00000000-0000-0000-0000-000000000002",
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": "x",
+        "iss": "blokid",
+        "aud": "blokid-api",
+    }
+    claims.update(overrides)
+    return claims
+
+
+class TestAccessTokens:
+    async def _claims_of_real_login(self, client, session):
+        user = await create_user(session)
+        access = (await login(client, user.email))["access_token"]
+        return jwt.decode(access, TEST_SECRET, algorithms=["HS256"], audience="blokid-api")
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"exp": utcnow() - timedelta(seconds=5)},
+            {"iss": "blokid-evil"},
+            {"iss": "blok"},
+            {"aud": "another-api"},
+            {"typ": "refresh"},
+        ],
+    )
+    async def test_tampered_claims_are_401(self, client, session, change):
+        claims = await self._claims_of_real_login(client, session)
+        claims.update(change)
+        token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+        response = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401
+
+    async def test_missing_claim_is_401(self, client, session):
+        claims = await self._claims_of_real_login(client, session)
+        del claims["jti"]
+        token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+        assert (
+            await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401
+
+    async def test_other_key_and_alg_none_are_401(self, client, session):
+        claims = await self._claims_of_real_login(client, session)
+        for token in (
+            jwt.encode(claims, "another-secret-key-of-sufficient-length!!", algorithm="HS256"),
+            jwt.encode(claims, None, algorithm="none"),
+        ):
+            response = await client.get(
+                "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 401
+
+
+class TestRefresh:
+    async def test_rotates_and_old_token_reuse_revokes_the_login(self, client, session):
+        user = await create_user(session)
+        first = await login(client, user.email)
+        second = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        )
+        assert second.status_code == 200
+        pair = second.json()
+        assert pair["refresh_token"] != first["refresh_token"]
+        reuse = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        )
+        assert reuse.status_code == 401
+        # The whole login is gone: the newest refresh token and its access token too.
+        assert (
+            await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        ).status_code == 401
+        me = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+        )
+        assert me.status_code == 401
+
+    async def test_unknown_token_is_401(self, client):
+        response = await client.post("/api/v1/auth/refresh", json={"refresh_token": "nonsense"})
+        assert response.status_code == 401
+
+    async def test_empty_body_is_422(self, client):
+        assert (await client.post("/api/v1/auth/refresh", json={})).status_code == 422
+
+    async def test_other_logins_are_unaffected_by_reuse(self, client, session):
+        user = await create_user(session)
+        one = await login(client, user.email)
+        other = await login(client, user.email)
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": one["refresh_token"]})
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": one["refresh_token"]})
+        response = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert response.status_code == 200
+
+    async def test_expired_refresh_token_is_401(self, client, session):
+        from app.auth.models import RefreshToken
+
+        user = await create_user(session)
+        pair = await login(client, user.email)
+        await session.execute(
+            sa.update(RefreshToken).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        response = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}
+        )
+        assert response.status_code == 401
+
+
+class TestLogout:
+    async def test_logout_ends_refresh_and_access(self, client, session):
+        user = await create_user(session)
+        pair = await login(client, user.email)
+        response = await client.post(
+            "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+        )
+        assert response.status_code == 204
+        assert (
+            await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        ).status_code == 401
+        headers = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 401
+
+    async def test_unknown_token_is_204_and_changes_nothing(self, client, session):
+        user = await create_user(session)
+        pair = await login(client, user.email)
+        assert (
+            await client.post("/api/v1/auth/logout", json={"refresh_token": "nope"})
+        ).status_code == 204
+        assert (
+            await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        ).status_code == 200
+
+
+class TestVerifyEmail:
+    async def _registered(self, client, session):
+        email = unique_email()
+        await register(client, email)
+        return email, await latest_token(session, email, "verify_email")
+
+    async def test_token_verifies_once(self, client, session):
+        email, token = await self._registered(client, session)
+        response = await client.post("/api/v1/auth/verify-email", json={"token": token})
+        assert response.status_code == 200
+        assert response.json()["email_verified"] is True
+        assert response.json()["email"] == email
+        again = await client.post("/api/v1/auth/verify-email", json={"token": token})
+        assert again.status_code == 400
+        assert again.json()["code"] == "invalid_or_expired_token"
+
+    async def test_expired_token_is_400(self, client, session):
+        _, token = await self._registered(client, session)
+        await session.execute(
+            sa.update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        response = await client.post("/api/v1/auth/verify-email", json={"token": token})
+        assert response.status_code == 400
+
+    async def test_reset_token_is_not_a_verification_token(self, client, session):
+        email, _ = await self._registered(client, session)
+        await client.post("/api/v1/auth/forgot-password", json={"email": email})
+        reset = await latest_token(session, email, "reset_password")
+        response = await client.post("/api/v1/auth/verify-email", json={"token": reset})
+        assert response.status_code == 400
+
+    @pytest.mark.parametrize("token", ["garbage", "x" * 200])
+    async def test_unknown_token_is_400(self, client, token):
+        response = await client.post("/api/v1/auth/verify-email", json={"token": token})
+        assert response.status_code == 400
+
+    @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": "a\u0000b"}, {"token": 5}])
+    async def test_malformed_body_is_422(self, client, body):
+        assert (await client.post("/api/v1/auth/verify-email", json=body)).status_code == 422
+
+    async def test_resend_is_202_for_anyone_and_mails_only_the_unverified(self, client, session):
+        email, _ = await self._registered(client, session)
+        unknown = await client.post(
+            "/api/v1/auth/verify-email/resend", json={"email": unique_email()}
+        )
+        known = await client.post("/api/v1/auth/verify-email/resend", json={"email": email.upper()})
+        assert unknown.status_code == known.status_code == 202
+        assert unknown.json() == known.json()
+        assert [m.template for m in await outbox_for(session, email)] == [
+            "verify_email",
+            "verify_email",
+        ]
+        verified = await create_user(session)
+        await client.post("/api/v1/auth/verify-email/resend", json={"email": verified.email})
+        assert await outbox_for(session, verified.email) == []
+
+
+class TestPasswordReset:
+    async def test_reset_sets_password_and_ends_every_login(self, client, session):
+        user = await create_user(session)
+        pair = await login(client, user.email)
+        assert (
+            await client.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        ).status_code == 202
+        token = await latest_token(session, user.email, "reset_password")
+        new_password = "marmalade-sunrise-77"
+        response = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": new_password}
+        )
+        assert response.status_code == 204
+        assert (
+            await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        ).status_code == 401
+        assert (
+            await client.post(LOGIN, data={"username": user.email, "password": PASSWORD})
+        ).status_code == 401
+        await login(client, user.email, new_password)
+        again = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "another-one-99x"}
+        )
+        assert again.status_code == 400
+
+    async def test_forgot_password_for_unknown_address_is_202_and_mails_nobody(
+        self, client, session
+    ):
+        email = unique_email()
+        response = await client.post("/api/v1/auth/forgot-password", json={"email": email})
+        assert response.status_code == 202
+        assert await outbox_for(session, email) == []
+
+    async def test_weak_new_password_is_422_and_token_stays_usable(self, client, session):
+        user = await create_user(session)
+        await client.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        token = await latest_token(session, user.email, "reset_password")
+        weak = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "password1"}
+        )
+        assert weak.status_code == 422
+        ok = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
+        )
+        assert ok.status_code == 204
+
+    async def test_verification_token_cannot_reset(self, client, session):
+        email = unique_email()
+        await register(client, email)
+        token = await latest_token(session, email, "verify_email")
+        response = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
+        )
+        assert response.status_code == 400
+
+    async def test_expired_reset_token_is_400(self, client, session):
+        user = await create_user(session)
+        await client.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        token = await latest_token(session, user.email, "reset_password")
+        await session.execute(
+            sa.update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        response = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
+        )
+        assert response.status_code == 400
+
+
+class TestUnverifiedUsers:
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/api/v1/organizations"),
+            ("POST", "/api/v1/organizations"),
+            ("GET", "/api/v1/websites"),
+            ("GET", "/api/v1/invitations"),
+            ("GET", "/api/v1/organizations/00000000-0000-0000-0000-000000000000"),
+        ],
+    )
+    async def test_tenant_routes_answer_email_not_verified(self, client, session, method, path):
+        user = await create_user(session, verified=False)
+        headers = await auth_headers(client, user)
+        response = await client.request(
+            method, path, headers=headers, json={"name": "x"} if method == "POST" else None
+        )
+        assert response.status_code == 403
+        assert response.json()["code"] == "email_not_verified"
+
+
+class TestConcurrentRegistration:
+    async def test_same_address_in_two_letter_cases_creates_one_user(self, app):
+        """Real commits (no outer transaction): the unique constraint decides."""
+        from httpx import ASGITransport, AsyncClient
+
+        email = unique_email("race")
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+            responses = await asyncio.gather(
+                *(
+                    register(http, variant)
+                    for variant in [email, email.upper(), email, email.title()]
+                )
+            )
+        assert {r.status_code for r in responses} == {202}
+        async with app.state.sessions() as db:
+            users = await db.scalar(
+                sa.select(sa.func.count()).select_from(User).where(User.email == email)
+            )
+            logins = await db.scalar(sa.select(sa.func.count()).select_from(LoginSession))
+        assert users == 1
+        assert logins is not None

@@ -1,0 +1,150 @@
+"""The /users/me routes."""
+
+import sqlalchemy as sa
+
+from app.organizations.models import Organization, OrganizationMembership
+from app.users.models import User
+from app.websites.models import Website
+from tests.factories import (
+    PASSWORD,
+    auth_headers,
+    create_organization,
+    create_user,
+    create_website,
+    logged_in_user,
+    login,
+    row_count,
+)
+
+ME = "/api/v1/users/me"
+
+
+class TestProfile:
+    async def test_me_shows_the_public_fields_only(self, client, session):
+        caller = await logged_in_user(session, client)
+        body = (await client.get(ME, headers=caller.headers)).json()
+        assert set(body) == {"id", "email", "full_name", "email_verified", "created_at"}
+        assert body["email"] == caller.user.email
+
+    async def test_patch_sets_full_name_exactly(self, client, session):
+        caller = await logged_in_user(session, client)
+        response = await client.patch(
+            ME, json={"full_name": "Zoë O'Brien-Łukasz"}, headers=caller.headers
+        )
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Zoë O'Brien-Łukasz"
+
+    async def test_patch_refuses_control_characters_and_unknown_fields(self, client, session):
+        caller = await logged_in_user(session, client)
+        for body in ({"full_name": "a\nb"}, {"full_name": ""}, {"email": "x@y.z"}, {}):
+            assert (await client.patch(ME, json=body, headers=caller.headers)).status_code == 422
+
+    async def test_anonymous_is_401(self, client):
+        assert (await client.get(ME)).status_code == 401
+
+
+class TestChangePassword:
+    async def test_changes_and_revokes_other_logins_only(self, client, session):
+        user = await create_user(session)
+        other = await login(client, user.email)
+        current = await login(client, user.email)
+        headers = {"Authorization": f"Bearer {current['access_token']}"}
+        body = {"current_password": PASSWORD, "new_password": "violet-harbor-2024"}
+        assert (await client.post(f"{ME}/password", json=body, headers=headers)).status_code == 204
+        assert (await client.get(ME, headers=headers)).status_code == 200
+        other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+        assert (await client.get(ME, headers=other_headers)).status_code == 401
+        assert (
+            await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+            )
+        ).status_code == 401
+        await login(client, user.email, "violet-harbor-2024")
+
+    async def test_wrong_current_password_is_400(self, client, session):
+        caller = await logged_in_user(session, client)
+        body = {"current_password": "not-my-password", "new_password": "violet-harbor-2024"}
+        response = await client.post(f"{ME}/password", json=body, headers=caller.headers)
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_password"
+
+    async def test_weak_new_password_is_422(self, client, session):
+        caller = await logged_in_user(session, client)
+        body = {"current_password": PASSWORD, "new_password": "qwertyuiop"}
+        assert (
+            await client.post(f"{ME}/password", json=body, headers=caller.headers)
+        ).status_code == 422
+
+
+class TestDeleteAccount:
+    async def test_sole_member_organizations_go_with_the_account(self, client, session):
+        caller = await logged_in_user(session, client)
+        organization = await create_organization(session, members=[(caller.user, "admin")])
+        website = await create_website(session, organization)
+        response = await client.request(
+            "DELETE", ME, json={"password": PASSWORD}, headers=caller.headers
+        )
+        assert response.status_code == 204
+        assert await row_count(session, User, User.id == caller.user.id) == 0
+        assert await row_count(session, Organization, Organization.id == organization.id) == 0
+        assert await row_count(session, Website, Website.id == website.id) == 0
+        assert (await client.get(ME, headers=caller.headers)).status_code == 401
+
+    async def test_last_admin_of_shared_organization_is_409_and_nothing_changes(
+        self, client, session
+    ):
+        caller = await logged_in_user(session, client)
+        colleague = await create_user(session)
+        organization = await create_organization(
+            session, members=[(caller.user, "admin"), (colleague, "user")]
+        )
+        response = await client.request(
+            "DELETE", ME, json={"password": PASSWORD}, headers=caller.headers
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "last_admin"
+        assert await row_count(session, User, User.id == caller.user.id) == 1
+        assert (
+            await row_count(
+                session,
+                OrganizationMembership,
+                OrganizationMembership.organization_id == organization.id,
+            )
+            == 2
+        )
+
+    async def test_a_shared_organization_with_another_admin_keeps_going(self, client, session):
+        caller = await logged_in_user(session, client)
+        colleague = await create_user(session)
+        organization = await create_organization(
+            session, members=[(caller.user, "admin"), (colleague, "admin")]
+        )
+        response = await client.request(
+            "DELETE", ME, json={"password": PASSWORD}, headers=caller.headers
+        )
+        assert response.status_code == 204
+        members = await session.scalars(
+            sa.select(OrganizationMembership.user_id).where(
+                OrganizationMembership.organization_id == organization.id
+            )
+        )
+        assert list(members) == [colleague.id]
+
+    async def test_wrong_password_is_400(self, client, session):
+        caller = await logged_in_user(session, client)
+        response = await client.request(
+            "DELETE", ME, json={"password": "nope-nope-nope"}, headers=caller.headers
+        )
+        assert response.status_code == 400
+        assert await row_count(session, User, User.id == caller.user.id) == 1
+
+    async def test_missing_body_is_422(self, client, session):
+        caller = await logged_in_user(session, client)
+        assert (await client.delete(ME, headers=caller.headers)).status_code == 422
+
+    async def test_deleted_users_other_tokens_stop_at_once(self, client, session):
+        user = await create_user(session)
+        headers = await auth_headers(client, user)
+        other = await auth_headers(client, user)
+        await client.request("DELETE", ME, json={"password": PASSWORD}, headers=headers)
+        assert (await client.get(ME, headers=other)).status_code == 401
