@@ -30,12 +30,13 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import ceil
-from typing import cast
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import psycopg
@@ -351,12 +352,22 @@ def child_startup(url: str) -> None:
     print(CHILD_MARKER + json.dumps(report), flush=True)
 
 
-def measure_startup(url: str) -> Startup:
-    """Spawn one fresh worker process and time it from spawn to reload done."""
+def measure_startup(url: str, bytecode_cache: str | None) -> Startup:
+    """Spawn one fresh worker process and time it from spawn to reload done.
+
+    With `bytecode_cache`, the child compiles its imports once into that folder and later children
+    load the compiled files, as a deployed worker does (the image byte-compiles its packages);
+    without it, the child inherits this environment as is.
+    """
+    env = dict(os.environ)
+    if bytecode_cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode_cache
     spawned = time.time()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.bench_authz", "--child-startup", url],
         cwd=ROOT_DIR,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -374,10 +385,11 @@ def measure_startup(url: str) -> Startup:
     )
 
 
-def startup_median(url: str, runs: int) -> Startup:
-    """The median of `runs` fresh workers, after one unmeasured run that warms the OS caches."""
-    measure_startup(url)
-    samples = [measure_startup(url) for _ in range(runs)]
+def startup_median(url: str, runs: int, bytecode_cache: str | None) -> Startup:
+    """The median of `runs` fresh workers, after one unmeasured run that warms the OS caches
+    (and fills the bytecode cache)."""
+    measure_startup(url, bytecode_cache)
+    samples = [measure_startup(url, bytecode_cache) for _ in range(runs)]
     return Startup(
         seconds=statistics.median(s.seconds for s in samples),
         reload_ms=statistics.median(s.reload_ms for s in samples),
@@ -437,9 +449,10 @@ GuardFunction = Callable[..., Awaitable[WebsiteContext]]
 
 @dataclass
 class GuardRun:
-    """Guard latencies and how the calls ended."""
+    """Guard latencies, how the calls ended, and the guard's query replayed on its own."""
 
     samples_ms: list[float]
+    sql_samples_ms: list[float] = field(default_factory=list)
     allowed: int = 0
     forbidden: int = 0
     not_found: int = 0
@@ -458,6 +471,35 @@ def pick_pair(layout: Layout, rng: random.Random) -> tuple[int, int]:
     return user, org * WEBSITES_PER_ORG + rng.randrange(WEBSITES_PER_ORG)
 
 
+def bench_caller(layout: Layout, user: int) -> Caller:
+    """The authenticated caller the guard receives (only `user.id` is read by it)."""
+    return Caller(
+        user=User(
+            id=layout.user_id(user),
+            email=f"user{user}@bench.example",
+            hashed_password=PLACEHOLDER_HASH,
+        ),
+        session_id=uuid4(),
+    )
+
+
+@dataclass(frozen=True)
+class CapturedQuery:
+    """The SQL the guard sent, with which parameters carry the caller's and website's ids."""
+
+    statement: str
+    parameters: dict[str, Any]
+    user_keys: frozenset[str]
+    website_keys: frozenset[str]
+
+    def bind(self, user_id: UUID, website_id: UUID) -> dict[str, Any]:
+        """The parameters for another (user, website) pair."""
+        bound = dict(self.parameters)
+        bound.update({key: user_id for key in self.user_keys})
+        bound.update({key: website_id for key in self.website_keys})
+        return bound
+
+
 async def guard_latency(
     url: str, policy: PolicyEngine, layout: Layout, iterations: int, warmup: int
 ) -> GuardRun:
@@ -466,27 +508,30 @@ async def guard_latency(
     The guard is the function behind `WebsiteUpdate`, called directly, so the statement is
     exactly the one in guards.py. Each call gets its own session, as each request does; the
     transaction is begun untimed first because in a request the caller-loading query has
-    already begun it before any guard runs.
+    already begun it before any guard runs. The guard's statement is captured on the first
+    (warm-up) call and then replayed alone, to show how much of the total is the database.
     """
     guard = cast(GuardFunction, website_guard(Permission.WEBSITE_UPDATE).dependency)
     engine = create_engine(url, pool_size=1)
     sessions = session_factory(engine)
     rng = random.Random(11)  # noqa: S311 - picks test cases, not secrets
+    pairs = [pick_pair(layout, rng) for _ in range(warmup + iterations)]
     run = GuardRun(samples_ms=[])
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def capture(*args: Any) -> None:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        sent.append((str(args[2]), dict(args[3])))
+
     try:
-        for number in range(warmup + iterations):
-            user, site = pick_pair(layout, rng)
-            caller = Caller(
-                user=User(
-                    id=layout.user_id(user),
-                    email=f"user{user}@bench.example",
-                    hashed_password=PLACEHOLDER_HASH,
-                ),
-                session_id=uuid4(),
-            )
+        for number, (user, site) in enumerate(pairs):
+            caller = bench_caller(layout, user)
             website_id = layout.website_id(site)
             async with sessions() as session:
                 await session.execute(sa.text("SELECT 1"))
+                if number == 0:
+                    # Listening only on this untimed call keeps the hook out of the timings.
+                    sa.event.listen(engine.sync_engine, "before_cursor_execute", capture)
                 started = time.perf_counter_ns()
                 outcome = "allowed"
                 try:
@@ -498,13 +543,47 @@ async def guard_latency(
                 except NotFound:
                     outcome = "not_found"
                 elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+                if number == 0:
+                    sa.event.remove(engine.sync_engine, "before_cursor_execute", capture)
                 await session.rollback()
             if number >= warmup:
                 run.samples_ms.append(elapsed_ms)
                 setattr(run, outcome, getattr(run, outcome) + 1)
     finally:
         await engine.dispose()
+    if len(sent) != 1:
+        raise SystemExit(f"the website guard sent {len(sent)} statements, expected 1")
+    statement, parameters = sent[0]
+    first_user, first_site = layout.user_id(pairs[0][0]), layout.website_id(pairs[0][1])
+    query = CapturedQuery(
+        statement,
+        parameters,
+        frozenset(k for k, v in parameters.items() if v == first_user),
+        frozenset(k for k, v in parameters.items() if v == first_site),
+    )
+    run.sql_samples_ms = await query_latency(url, query, layout, pairs, warmup)
     return run
+
+
+async def query_latency(
+    url: str,
+    query: CapturedQuery,
+    layout: Layout,
+    pairs: Sequence[tuple[int, int]],
+    warmup: int,
+) -> list[float]:
+    """The guard's statement alone through the driver (psycopg, no SQLAlchemy), in ms per call."""
+    samples = []
+    async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as conn:
+        for number, (user, site) in enumerate(pairs):
+            parameters = query.bind(layout.user_id(user), layout.website_id(site))
+            started = time.perf_counter_ns()
+            cursor = await conn.execute(query.statement, parameters)
+            await cursor.fetchone()
+            elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+            if number >= warmup:
+                samples.append(elapsed_ms)
+    return samples
 
 
 # --- One size, all sizes ------------------------------------------------------------------------
@@ -532,6 +611,10 @@ class SizeResult:
     def guard_p99_ms(self) -> float:
         return percentile(self.guard.samples_ms, 0.99)
 
+    @property
+    def sql_p50_ms(self) -> float:
+        return percentile(self.guard.sql_samples_ms, 0.50)
+
 
 @dataclass(frozen=True)
 class Options:
@@ -542,6 +625,7 @@ class Options:
     guard_iterations: int
     guard_warmup: int
     startup_runs: int
+    bytecode_cache: str | None
 
 
 def log(message: str) -> None:
@@ -597,7 +681,7 @@ def run_size(admin_url: str, size: int, options: Options, *, keep: bool) -> Size
         if found != size:
             raise SystemExit(f"seeding produced {found:,} assignments, expected {size:,}")
         log(f"  {found:,} assignments in {seed_seconds:.1f} s; measuring start-up")
-        startup = startup_median(url, options.startup_runs)
+        startup = startup_median(url, options.startup_runs, options.bytecode_cache)
         log(f"  start-up {startup.seconds:.3f} s, RSS {startup.max_rss_mib:.1f} MiB; decisions")
         hits, misses, guard = asyncio.run(measure_decisions(url, layout, options))
         if guard.not_found:
@@ -637,9 +721,10 @@ def table(results: Sequence[SizeResult]) -> str:
     """The figures as a Markdown table, one row per size."""
     header = (
         "| assignments | users | seed (s) | start-up (s) | reload (ms) | max RSS (MiB) "
-        "| memo hit p50 / p99 (µs) | memo miss p50 / p99 (µs) | guard p50 / p99 (ms) |"
+        "| memo hit p50 / p99 (µs) | memo miss p50 / p99 (µs) | guard p50 / p99 (ms) "
+        "| of which SQL alone p50 (ms) |"
     )
-    lines = [header, "|" + "---:|" * 9]
+    lines = [header, "|" + "---:|" * 10]
     for r in results:
         lines.append(
             f"| {r.assignments:,} | {r.users:,} | {r.seed_seconds:.1f} "
@@ -647,7 +732,8 @@ def table(results: Sequence[SizeResult]) -> str:
             f"| {r.startup.max_rss_mib:.1f} "
             f"| {r.hit_p50_us:.2f} / {r.hit_p99_us:.2f} "
             f"| {r.miss_p50_us:.0f} / {r.miss_p99_us:.0f} "
-            f"| {r.guard_p50_ms:.3f} / {r.guard_p99_ms:.3f} |"
+            f"| {r.guard_p50_ms:.3f} / {r.guard_p99_ms:.3f} "
+            f"| {r.sql_p50_ms:.3f} |"
         )
     return "\n".join(lines)
 
@@ -720,24 +806,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--startup-runs", type=int, default=5, metavar="N", help="fresh workers per size (median)"
     )
+    parser.add_argument(
+        "--cold-imports",
+        action="store_true",
+        help="start-up children compile every import from source (no bytecode cache)",
+    )
     parser.add_argument("--child-startup", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_startup:
         child_startup(args.child_startup)
         return
     admin_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_ADMIN_URL)
-    options = Options(
-        hit_iterations=args.hit_iterations,
-        miss_iterations=args.miss_iterations,
-        guard_iterations=args.guard_iterations,
-        guard_warmup=args.guard_warmup,
-        startup_runs=args.startup_runs,
-    )
     # Casbin logs its whole model at INFO whenever an enforcer is built.
     logging.getLogger("casbin").setLevel(logging.WARNING)
     host = machine(admin_url)
-    results = [run_size(admin_url, size, options, keep=args.keep) for size in args.sizes]
-    print(f"\nAuthorization benchmark: {host}\n")
+    # A private bytecode folder: the children get compiled imports without writing into the tree.
+    with tempfile.TemporaryDirectory(prefix="blokid-bench-pyc-") as cache:
+        options = Options(
+            hit_iterations=args.hit_iterations,
+            miss_iterations=args.miss_iterations,
+            guard_iterations=args.guard_iterations,
+            guard_warmup=args.guard_warmup,
+            startup_runs=args.startup_runs,
+            bytecode_cache=None if args.cold_imports else cache,
+        )
+        results = [run_size(admin_url, size, options, keep=args.keep) for size in args.sizes]
+    imports = "compiled from source" if args.cold_imports else "bytecode cached"
+    print(f"\nAuthorization benchmark: {host}; worker imports {imports}\n")
     print(table(results))
     print("\nTargets:")
     print(targets(results))

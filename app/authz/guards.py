@@ -118,6 +118,7 @@ def organization_guard(permission: Permission) -> Any:
         _check(policy, assignments, Permission.ORGANIZATION_READ, permission)
         return OrganizationContext(caller, row.id, row.name, row.created_at, assignments, policy)
 
+    guard.permission = permission  # type: ignore[attr-defined]  # read by the route-walk test
     return Depends(guard)
 
 
@@ -177,6 +178,7 @@ def website_guard(permission: Permission) -> Any:
             policy,
         )
 
+    guard.permission = permission  # type: ignore[attr-defined]  # read by the route-walk test
     return Depends(guard)
 
 

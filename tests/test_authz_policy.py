@@ -1,0 +1,193 @@
+"""The policy in the database: seeding, drift, propagation to running workers, route coverage."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from app.authz.permissions import Permission
+from app.authz.policy import POLICY_PATH, read_policy_file
+from app.authz.seeding import sync_policy
+from app.db import create_engine
+from tests.conftest import TEST_SECRET, create_database, drop_database
+from tests.live import free_port, wait_ready
+
+
+@pytest.fixture
+def scratch_database():
+    url = create_database("blokid_policy")
+    yield url
+    drop_database(url)
+
+
+def run_seed(url: str, *args: str, policy=None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "scripts.seed_policies", *args]
+    if policy is not None:
+        command += ["--policy", str(policy)]
+    return subprocess.run(
+        command, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=60
+    )
+
+
+def api_routes(routes):
+    """Every APIRoute, descending into included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif hasattr(route, "dependant"):
+            yield route
+
+
+class TestPermissionVocabulary:
+    def test_every_permission_is_granted_by_some_policy_row(self):
+        granted = {(r[2], r[3]) for r in read_policy_file() if r[0] == "p"}
+        assert {(p.object, p.action) for p in Permission} == granted
+
+    def test_every_guarded_route_asks_for_a_permission_in_the_policy(self, app):
+        granted = {f"{r[2]}:{r[3]}" for r in read_policy_file() if r[0] == "p"}
+        tenant_routes = 0
+
+        def guards(dependant):
+            for dependency in dependant.dependencies:
+                permission = getattr(dependency.call, "permission", None)
+                if permission is not None:
+                    yield permission
+                yield from guards(dependency)
+
+        for route in api_routes(app.routes):
+            path = route.path
+            if "{org_id}" in path or "{website_id}" in path:
+                found = list(guards(route.dependant))
+                assert found, f"{path} has no authorization guard"
+                assert all(p.value in granted for p in found)
+                tenant_routes += 1
+        assert tenant_routes >= 20
+
+
+class TestSeedScript:
+    def test_seeding_is_idempotent_and_check_detects_drift(self, scratch_database, tmp_path):
+        assert run_seed(scratch_database, "--check").returncode == 0
+        again = run_seed(scratch_database)
+        assert again.returncode == 0
+        assert "matches" in again.stdout
+
+        edited = tmp_path / "policy.csv"
+        edited.write_text(
+            POLICY_PATH.read_text().replace("p, org_user, organization, update\n", "")
+        )
+        dry = run_seed(scratch_database, "--dry-run", policy=edited)
+        assert dry.returncode == 0
+        assert "- p, org_user, organization, update" in dry.stdout
+        assert run_seed(scratch_database, "--check").returncode == 0
+        drift = run_seed(scratch_database, "--check", policy=edited)
+        assert drift.returncode == 1
+
+    def test_apply_bumps_the_version_and_a_bad_file_changes_nothing(
+        self, scratch_database, tmp_path
+    ):
+        async def version():
+            engine = create_engine(scratch_database, pool_size=1)
+            async with engine.connect() as connection:
+                value = await connection.scalar(sa.text("SELECT version FROM policy_version"))
+            await engine.dispose()
+            return value
+
+        before = asyncio.run(version())
+        bad = tmp_path / "bad.csv"
+        bad.write_text("p, org_user, organization, read)\n")
+        result = run_seed(scratch_database, policy=bad)
+        assert result.returncode == 2
+        assert asyncio.run(version()) == before
+        edited = tmp_path / "policy.csv"
+        edited.write_text(POLICY_PATH.read_text() + "p, website_user, website, delete\n")
+        assert run_seed(scratch_database, policy=edited).returncode == 0
+        assert asyncio.run(version()) == before + 1
+
+    def test_database_refuses_non_identifier_values(self, scratch_database):
+        async def insert():
+            engine = create_engine(scratch_database, pool_size=1)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        sa.text(
+                            "INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'a)b', 'x', 'y')"
+                        )
+                    )
+            finally:
+                await engine.dispose()
+
+        with pytest.raises(sa.exc.IntegrityError):
+            asyncio.run(insert())
+
+    def test_sync_policy_reports_nothing_to_do_on_a_seeded_database(self, scratch_database):
+        async def diff():
+            engine = create_engine(scratch_database, pool_size=1)
+            try:
+                return await sync_policy(engine, read_policy_file(), apply=False)
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(diff()).empty
+
+
+@pytest.mark.slow
+class TestPropagation:
+    def test_two_workers_honour_a_seeded_change_within_a_second(self, scratch_database, tmp_path):
+        """Two uvicorn worker processes; removing `organization:update` from org users via the seed
+        script must be visible in both workers' answers within 1 s."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": scratch_database,
+            "SECRET_KEY": TEST_SECRET,
+            "ENVIRONMENT": "test",
+            "RATE_LIMIT_ENABLED": "false",
+            "POLICY_CHECK_SECONDS": "0.5",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base)
+            with httpx.Client(base_url=base, timeout=10) as http:
+                versions = {http.get("/health/ready").json()["policy_version"] for _ in range(20)}
+                assert len(versions) == 1
+                edited = tmp_path / "policy.csv"
+                edited.write_text(
+                    POLICY_PATH.read_text().replace("p, org_user, organization, update\n", "")
+                )
+                assert run_seed(scratch_database, policy=edited).returncode == 0
+                changed_at = time.monotonic()
+                target = versions.pop() + 1
+                seen_pids_current: set[int] = set()
+                while time.monotonic() - changed_at < 1.0:
+                    answers = [
+                        http.get("/health/ready").json()["policy_version"] for _ in range(10)
+                    ]
+                    if all(v == target for v in answers):
+                        seen_pids_current.add(1)
+                        break
+                    time.sleep(0.05)
+                assert seen_pids_current, "a worker still served the old policy after 1 s"
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
