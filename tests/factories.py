@@ -135,3 +135,73 @@ async def row_count(session: AsyncSession, model: Any, *conditions: Any) -> int:
     return int(
         await session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions)) or 0
     )
+
+
+async def token_for(session: AsyncSession, user: User) -> dict[str, str]:
+    """Bearer headers for a new login of `user`, without spending a password hash."""
+    from datetime import timedelta
+
+    from app.auth.models import LoginSession
+    from app.auth.tokens import create_access_token
+    from tests.conftest import TEST_SECRET
+
+    login_session = LoginSession(user_id=user.id)
+    session.add(login_session)
+    await session.commit()
+    token = create_access_token(
+        user_id=user.id,
+        session_id=login_session.id,
+        key=TEST_SECRET,
+        issuer="blokid",
+        audience="blokid-api",
+        lifetime=timedelta(minutes=5),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_invitation(
+    session: AsyncSession,
+    organization: Organization,
+    *,
+    website: Website | None = None,
+    email: str | None = None,
+) -> Any:
+    """A pending invitation row (its token is unknown to the test)."""
+    from datetime import timedelta
+
+    from app.invitations.models import Invitation
+
+    invitation = Invitation(
+        organization_id=organization.id,
+        website_id=website.id if website else None,
+        email=email or unique_email("invitee"),
+        role="user",
+        token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    session.add(invitation)
+    await session.commit()
+    session.expunge(invitation)
+    return invitation
+
+
+TABLES_WATCHED = (
+    "users",
+    "organizations",
+    "organization_memberships",
+    "websites",
+    "website_memberships",
+    "invitations",
+    "outbox_mails",
+    "audit_events",
+)
+
+
+async def database_fingerprint(session: AsyncSession) -> dict[str, str]:
+    """A digest of every row of the tenant tables: equal before and after means nothing changed."""
+    digests = {}
+    for table in TABLES_WATCHED:
+        # Table names come from the constant above, never from input.
+        query = f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"  # noqa: S608
+        digests[table] = await session.scalar(sa.text(query))
+    return digests

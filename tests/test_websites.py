@@ -1,0 +1,226 @@
+"""Website behaviour: URLs and hosts, lists that match details, cascades, members."""
+
+import pytest
+
+from app.invitations.models import Invitation
+from app.websites.models import Website, WebsiteMembership
+from app.websites.schemas import website_host
+from tests.factories import (
+    create_invitation,
+    create_organization,
+    create_user,
+    create_website,
+    row_count,
+    token_for,
+)
+
+API = "/api/v1"
+
+
+class TestUrls:
+    @pytest.mark.parametrize(
+        ("url", "host"),
+        [
+            ("https://Example.COM/path?q=1", "example.com"),
+            ("http://bücher.de", "xn--bcher-kva.de"),
+            ("https://example.com:8443/", "example.com"),
+            ("http://127.0.0.1:8000/", "127.0.0.1"),
+        ],
+    )
+    def test_host_is_normalized(self, url, host):
+        assert website_host(url) == host
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "ftp://example.com",
+            "example.com",
+            "https://",
+            "javascript:alert(1)",
+            "https://exa mple.com",
+            "http://a\nb.com",
+            "https://example.com:99999/",
+            "https://" + "a" * 2050 + ".com",
+        ],
+    )
+    async def test_invalid_urls_are_422(self, client, session, url):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "admin")])
+        response = await client.post(
+            f"{API}/organizations/{org.id}/websites",
+            json={"name": "S", "url": url},
+            headers=await token_for(session, user),
+        )
+        assert response.status_code == 422
+
+    async def test_same_host_twice_in_an_org_is_409(self, client, session):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "admin")])
+        headers = await token_for(session, user)
+        first = await client.post(
+            f"{API}/organizations/{org.id}/websites",
+            json={"name": "A", "url": "https://shop.example.com/"},
+            headers=headers,
+        )
+        assert first.status_code == 201
+        assert first.headers["location"] == f"/api/v1/websites/{first.json()['id']}"
+        again = await client.post(
+            f"{API}/organizations/{org.id}/websites",
+            json={"name": "B", "url": "http://SHOP.example.com/other"},
+            headers=headers,
+        )
+        assert again.status_code == 409
+        assert await row_count(session, Website, Website.organization_id == org.id) == 1
+        other_org = await create_organization(session, members=[(user, "admin")])
+        elsewhere = await client.post(
+            f"{API}/organizations/{other_org.id}/websites",
+            json={"name": "B", "url": "https://shop.example.com/"},
+            headers=headers,
+        )
+        assert elsewhere.status_code == 201
+
+    async def test_update_to_a_taken_host_is_409(self, client, session):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "admin")])
+        await create_website(session, org, url="https://taken.example.com/")
+        site = await create_website(session, org)
+        response = await client.patch(
+            f"{API}/websites/{site.id}",
+            json={"url": "https://TAKEN.example.com/x"},
+            headers=await token_for(session, user),
+        )
+        assert response.status_code == 409
+
+    async def test_put_needs_every_field_patch_does_not(self, client, session):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "user")])
+        site = await create_website(session, org)
+        headers = await token_for(session, user)
+        assert (
+            await client.put(f"{API}/websites/{site.id}", json={"name": "Only"}, headers=headers)
+        ).status_code == 422
+        patched = await client.patch(
+            f"{API}/websites/{site.id}", json={"name": "Only"}, headers=headers
+        )
+        assert patched.status_code == 200
+        assert patched.json()["url"] == site.url
+        assert patched.json()["name"] == "Only"
+
+
+class TestListsMatchDetails:
+    @pytest.mark.parametrize(
+        "persona", ["org_admin", "org_user", "website_admin", "website_user", "outsider"]
+    )
+    async def test_an_id_is_listed_exactly_when_its_detail_answers_200(
+        self, client, session, persona
+    ):
+        caller = await create_user(session)
+        org = await create_organization(session)
+        other = await create_organization(session)
+        roles = {"org_admin": "admin", "org_user": "user"}
+        if persona in roles:
+            org = await create_organization(session, members=[(caller, roles[persona])])
+        sites = [await create_website(session, org) for _ in range(3)] + [
+            await create_website(session, other)
+        ]
+        if persona.startswith("website_"):
+            sites.append(
+                await create_website(session, org, members=[(caller, persona.split("_")[1])])
+            )
+        headers = await token_for(session, caller)
+        listed = {
+            i["id"] for i in (await client.get(f"{API}/websites", headers=headers)).json()["items"]
+        }
+        readable = {
+            str(s.id)
+            for s in sites
+            if (await client.get(f"{API}/websites/{s.id}", headers=headers)).status_code == 200
+        }
+        assert listed == readable
+        org_list = await client.get(f"{API}/organizations/{org.id}/websites", headers=headers)
+        if persona.startswith("org_"):
+            assert {i["id"] for i in org_list.json()["items"]} == {
+                str(s.id) for s in sites if s.organization_id == org.id
+            }
+        else:
+            assert org_list.status_code == 404
+
+    async def test_my_role_is_the_stronger_of_org_and_website_roles(self, client, session):
+        caller = await create_user(session)
+        org = await create_organization(session, members=[(caller, "user")])
+        site = await create_website(session, org, members=[(caller, "admin")])
+        headers = await token_for(session, caller)
+        assert (await client.get(f"{API}/websites/{site.id}", headers=headers)).json()[
+            "my_role"
+        ] == "admin"
+        listed = (await client.get(f"{API}/websites", headers=headers)).json()["items"]
+        assert [i["my_role"] for i in listed if i["id"] == str(site.id)] == ["admin"]
+
+
+class TestDeleteAndMembers:
+    async def test_delete_cascades(self, client, session):
+        admin = await create_user(session)
+        member = await create_user(session)
+        org = await create_organization(session)
+        site = await create_website(session, org, members=[(admin, "admin"), (member, "user")])
+        await create_invitation(session, org, website=site)
+        assert (
+            await client.delete(
+                f"{API}/websites/{site.id}", headers=await token_for(session, admin)
+            )
+        ).status_code == 204
+        assert await row_count(session, Website, Website.id == site.id) == 0
+        assert (
+            await row_count(session, WebsiteMembership, WebsiteMembership.website_id == site.id)
+            == 0
+        )
+        assert await row_count(session, Invitation, Invitation.website_id == site.id) == 0
+
+    async def test_website_member_can_leave_and_admin_can_change_roles(self, client, session):
+        admin = await create_user(session)
+        member = await create_user(session)
+        org = await create_organization(session)
+        site = await create_website(session, org, members=[(admin, "admin"), (member, "user")])
+        admin_headers = await token_for(session, admin)
+        promoted = await client.patch(
+            f"{API}/websites/{site.id}/members/{member.id}",
+            json={"role": "admin"},
+            headers=admin_headers,
+        )
+        assert promoted.json()["role"] == "admin"
+        members = (
+            await client.get(f"{API}/websites/{site.id}/members", headers=admin_headers)
+        ).json()["items"]
+        assert {m["user"]["id"] for m in members} == {str(admin.id), str(member.id)}
+        # Websites need no website admin: the last one may leave.
+        member_headers = await token_for(session, member)
+        assert (
+            await client.delete(
+                f"{API}/websites/{site.id}/members/{member.id}", headers=member_headers
+            )
+        ).status_code == 204
+        assert (
+            await client.delete(
+                f"{API}/websites/{site.id}/members/{admin.id}", headers=admin_headers
+            )
+        ).status_code == 204
+        assert (
+            await client.get(f"{API}/websites/{site.id}", headers=admin_headers)
+        ).status_code == 404
+
+    async def test_permissions_of_a_website_user(self, client, session):
+        user = await create_user(session)
+        org = await create_organization(session)
+        site = await create_website(session, org, members=[(user, "user")])
+        body = (
+            await client.get(
+                f"{API}/websites/{site.id}/permissions", headers=await token_for(session, user)
+            )
+        ).json()
+        assert body["role"] == "user"
+        assert set(body["permissions"]) == {
+            "website:read",
+            "website:update",
+            "website:leave",
+            "website_member:read",
+        }
