@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 
+from app.auth.pages import router as pages_router
 from app.auth.passwords import configure_hash_concurrency
 from app.auth.ratelimit import RateLimiter
 from app.auth.router import router as auth_router
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     api.include_router(invitations_router)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(pages_router)
     return app
 
 

@@ -6,7 +6,7 @@
 
 For each size N it creates the database `blokid_bench_<N>` on the server of BENCH_DATABASE_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres; an existing one is dropped first), migrates
-it, seeds the policy, loads N role assignments with COPY, then measures:
+it, seeds the policy, loads N role assignments with COPY, measures, and drops it unless --keep:
 
 - start-up: a fresh worker process (imports `app.main`, builds the engine, `PolicyStore.reload()`),
   timed from spawn to reload done, with the process's peak RSS;
@@ -135,9 +135,11 @@ class Layout:
         return self.users + self.organizations + self.websites + self.assignments
 
     def user_id(self, i: int) -> UUID:
+        """The id of user i."""
         return UUID(bytes=self.user_ids[16 * i : 16 * i + 16])
 
     def website_id(self, j: int) -> UUID:
+        """The id of website j."""
         return UUID(bytes=self.website_ids[16 * j : 16 * j + 16])
 
     def member_website(self, i: int) -> int:
@@ -280,7 +282,7 @@ def load_rows(url: str, layout: Layout) -> float:
     started = time.perf_counter()
     progress = Progress(layout.total_rows, "COPY")
     with psycopg.connect(libpq_url(url)) as connection:
-        # Losing the tail of a benchmark load on a crash is fine; waiting on fsync is not.
+        # A benchmark load need not survive a server crash, so commits need not wait for the disk.
         connection.execute("SET synchronous_commit TO off")
         for table, statement, lines in COPIES:
             with connection.cursor() as cursor, cursor.copy(statement) as copy:
@@ -322,7 +324,7 @@ class Startup:
 
     seconds: float
     reload_ms: float
-    max_rss_mib: float
+    peak_rss_mib: float
     ru_maxrss_mib: float
     policy_rows: int
 
@@ -405,7 +407,7 @@ def measure_startup(url: str, bytecode_cache: str | None) -> Startup:
     return Startup(
         seconds=float(report["done"]) - spawned,
         reload_ms=float(report["reload_s"]) * 1000,
-        max_rss_mib=int(report["peak_rss_kib"]) / 1024,
+        peak_rss_mib=int(report["peak_rss_kib"]) / 1024,
         ru_maxrss_mib=int(report["ru_maxrss_kib"]) / 1024,
         policy_rows=int(report["rows"]),
     )
@@ -419,7 +421,7 @@ def startup_median(url: str, runs: int, bytecode_cache: str | None) -> Startup:
     return Startup(
         seconds=statistics.median(s.seconds for s in samples),
         reload_ms=statistics.median(s.reload_ms for s in samples),
-        max_rss_mib=statistics.median(s.max_rss_mib for s in samples),
+        peak_rss_mib=statistics.median(s.peak_rss_mib for s in samples),
         ru_maxrss_mib=statistics.median(s.ru_maxrss_mib for s in samples),
         policy_rows=samples[0].policy_rows,
     )
@@ -588,6 +590,8 @@ async def guard_latency(
         frozenset(k for k, v in parameters.items() if v == first_user),
         frozenset(k for k, v in parameters.items() if v == first_site),
     )
+    if not query.user_keys or not query.website_keys:
+        raise SystemExit(f"cannot tell the guard's ids apart in its parameters {parameters!r}")
     run.sql_samples_ms = await query_latency(url, query, layout, pairs, warmup)
     return run
 
@@ -632,14 +636,17 @@ class SizeResult:
 
     @property
     def guard_p50_ms(self) -> float:
+        """Median guard total."""
         return percentile(self.guard.samples_ms, 0.50)
 
     @property
     def guard_p99_ms(self) -> float:
+        """99th percentile guard total."""
         return percentile(self.guard.samples_ms, 0.99)
 
     @property
     def sql_p50_ms(self) -> float:
+        """Median of the guard's statement alone, through the driver."""
         return percentile(self.guard.sql_samples_ms, 0.50)
 
 
@@ -690,7 +697,7 @@ def run_size(admin_url: str, size: int, options: Options, *, keep: bool) -> Size
     """Create, seed and measure one database of `size` assignments; drop it unless `keep`."""
     name = f"blokid_bench_{size}"
     url = database_url(admin_url, name)
-    log(f"== {size:,} role assignments: database {name}")
+    log(f"== {size:,} role assignments: database {name} (load {os.getloadavg()[0]:.2f})")
     create_database(admin_url, name)
     try:
         migrate(url)
@@ -710,13 +717,17 @@ def run_size(admin_url: str, size: int, options: Options, *, keep: bool) -> Size
         log(f"  {found:,} assignments in {seed_seconds:.1f} s; measuring start-up")
         startup = startup_median(url, options.startup_runs, options.bytecode_cache)
         log(
-            f"  start-up {startup.seconds:.3f} s, peak RSS {startup.max_rss_mib:.1f} MiB "
+            f"  start-up {startup.seconds:.3f} s, peak RSS {startup.peak_rss_mib:.1f} MiB "
             f"(ru_maxrss {startup.ru_maxrss_mib:.1f} MiB, which includes this process's peak); "
             "decisions"
         )
         hits, misses, guard = asyncio.run(measure_decisions(url, layout, options))
+        log(
+            f"  guard outcomes: {guard.allowed} allowed, {guard.forbidden} forbidden, "
+            f"{guard.not_found} not found"
+        )
         if guard.not_found:
-            log(f"  warning: {guard.not_found} guard calls answered 404 on member pairs")
+            log("  warning: every pair holds a role, so no guard call should answer 404")
         return SizeResult(
             assignments=size,
             users=layout.users,
@@ -760,7 +771,7 @@ def table(results: Sequence[SizeResult]) -> str:
         lines.append(
             f"| {r.assignments:,} | {r.users:,} | {r.seed_seconds:.1f} "
             f"| {r.startup.seconds:.3f} | {r.startup.reload_ms:.1f} "
-            f"| {r.startup.max_rss_mib:.1f} "
+            f"| {r.startup.peak_rss_mib:.1f} "
             f"| {r.hit_p50_us:.2f} / {r.hit_p99_us:.2f} "
             f"| {r.miss_p50_us:.0f} / {r.miss_p99_us:.0f} "
             f"| {r.guard_p50_ms:.3f} / {r.guard_p99_ms:.3f} "
@@ -770,6 +781,7 @@ def table(results: Sequence[SizeResult]) -> str:
 
 
 def verdict(met: bool) -> str:
+    """How a target reads in the report."""
     return "met" if met else "NOT MET"
 
 
@@ -787,10 +799,10 @@ def targets(results: Sequence[SizeResult]) -> str:
             f"- start-up at {span} within {FLAT_RATIO}x: {large.startup.seconds:.3f} s vs "
             f"{small.startup.seconds:.3f} s = {ratio:.2f}x: {verdict(ratio <= FLAT_RATIO)}"
         )
-        ratio = large.startup.max_rss_mib / small.startup.max_rss_mib
+        ratio = large.startup.peak_rss_mib / small.startup.peak_rss_mib
         lines.append(
-            f"- peak RSS at {span} within {FLAT_RATIO}x: {large.startup.max_rss_mib:.1f} MiB vs "
-            f"{small.startup.max_rss_mib:.1f} MiB = {ratio:.2f}x: {verdict(ratio <= FLAT_RATIO)}"
+            f"- peak RSS at {span} within {FLAT_RATIO}x: {large.startup.peak_rss_mib:.1f} MiB vs "
+            f"{small.startup.peak_rss_mib:.1f} MiB = {ratio:.2f}x: {verdict(ratio <= FLAT_RATIO)}"
         )
     worst_hit = max(results, key=lambda r: r.hit_p50_us)
     lines.append(
@@ -835,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--guard-iterations", type=int, default=2_000, metavar="N")
     parser.add_argument("--guard-warmup", type=int, default=200, metavar="N")
     parser.add_argument(
-        "--startup-runs", type=int, default=5, metavar="N", help="fresh workers per size (median)"
+        "--startup-runs", type=int, default=7, metavar="N", help="fresh workers per size (median)"
     )
     parser.add_argument(
         "--cold-imports",
@@ -851,6 +863,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Casbin logs its whole model at INFO whenever an enforcer is built.
     logging.getLogger("casbin").setLevel(logging.WARNING)
     host = machine(admin_url)
+    # Other work on the machine skews every figure; the report shows how busy it was.
+    load_before = os.getloadavg()[0]
     # A private bytecode folder: the children get compiled imports without writing into the tree.
     with tempfile.TemporaryDirectory(prefix="blokid-bench-pyc-") as cache:
         options = Options(
@@ -863,7 +877,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         results = [run_size(admin_url, size, options, keep=args.keep) for size in args.sizes]
     imports = "compiled from source" if args.cold_imports else "bytecode cached"
-    print(f"\nAuthorization benchmark: {host}; worker imports {imports}\n")
+    print(f"\nAuthorization benchmark: {host}; worker imports {imports}")
+    print(f"Load average (1 min) before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n")
     print(table(results))
     print("\nTargets:")
     print(targets(results))

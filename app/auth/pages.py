@@ -1,0 +1,105 @@
+"""Small plain-HTML pages behind the links in mails, for deployments without a front end.
+
+Mail scanners prefetch links, so GET only shows a form; the POST of that form acts. No
+JavaScript is needed. With FRONTEND_URL set, mails link to the front end instead.
+"""
+
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, status
+from fastapi.responses import HTMLResponse
+
+from app.auth import service
+from app.auth.dependencies import AppSettings
+from app.db import Session
+from app.errors import AppError
+
+router = APIRouter(include_in_schema=False)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title} · BlokID</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+input,button{{font-size:1rem;padding:.5rem;margin:.25rem 0;width:100%}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"""
+
+
+def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    """An HTML page; `body` must already be escaped."""
+    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
+
+
+TokenQuery = Annotated[str, Query(max_length=256)]
+TokenForm = Annotated[str, Form(max_length=256)]
+
+
+@router.get("/verify-email")
+async def verify_email_form(token: TokenQuery = "") -> HTMLResponse:
+    """A button that confirms the address (GET never acts)."""
+    return page(
+        "Confirm your email address",
+        '<form method="post" action="/verify-email">'
+        f'<input type="hidden" name="token" value="{escape(token)}">'
+        '<button type="submit" id="confirm">Confirm my email address</button></form>',
+    )
+
+
+@router.post("/verify-email")
+async def verify_email_submit(
+    token: TokenForm, session: Session, settings: AppSettings
+) -> HTMLResponse:
+    """Verify the address with the token from the form."""
+    try:
+        user = await service.verify_email(session, settings, token=token)
+    except AppError as exc:
+        return page("Link not valid", f"<p id='result'>{escape(exc.detail)}</p>", exc.status)
+    return page(
+        "Email confirmed",
+        f"<p id='result'>{escape(user.email)} is confirmed. You can log in now.</p>",
+    )
+
+
+@router.get("/reset-password")
+async def reset_password_form(token: TokenQuery = "") -> HTMLResponse:
+    """A form for the new password (GET never acts)."""
+    return page(
+        "Choose a new password",
+        '<form method="post" action="/reset-password">'
+        f'<input type="hidden" name="token" value="{escape(token)}">'
+        '<label>New password <input type="password" name="password" id="password" '
+        'minlength="8" maxlength="128" required autocomplete="new-password"></label>'
+        '<button type="submit" id="save">Save the new password</button></form>',
+    )
+
+
+@router.post("/reset-password")
+async def reset_password_submit(
+    token: TokenForm,
+    password: Annotated[str, Form(max_length=128)],
+    session: Session,
+    settings: AppSettings,
+) -> HTMLResponse:
+    """Reset the password with the token and the new password from the form."""
+    try:
+        await service.reset_password(session, settings, token=token, password=password)
+    except AppError as exc:
+        detail = exc.detail
+        if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT and getattr(exc, "errors", None):
+            detail = exc.errors[0]["msg"]  # type: ignore[attr-defined]
+        return page("Password not changed", f"<p id='result'>{escape(detail)}</p>", exc.status)
+    return page(
+        "Password changed",
+        "<p id='result'>Your password is changed. Every other login has ended.</p>",
+    )
+
+
+@router.get("/invitations/accept")
+async def invitation_landing(token: TokenQuery = "") -> HTMLResponse:
+    """Where invitation links land without a front end: how to accept through the API."""
+    return page(
+        "You are invited",
+        "<p>Log in to BlokID with the invited address (register and verify it first if you have no "
+        "account), then accept with <code>POST /api/v1/invitations/accept</code> and this token:</p>"
+        f"<p><code id='token'>{escape(token)}</code></p>",
+    )

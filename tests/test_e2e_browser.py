@@ -1,0 +1,276 @@
+"""End to end in a real browser: the real service in a subprocess, a real SMTP server, Chromium.
+
+Registration and password reset go all the way: the API queues a mail, the outbox sender delivers
+it over SMTP to an in-process `aiosmtpd` server, the test reads the link out of the mail, and
+headless Chromium (Debian's `chromium`, driven by Playwright) opens it and submits the plain-HTML
+page the service serves when there is no FRONTEND_URL.
+"""
+
+import asyncio
+import email
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.config import ROOT_DIR
+from tests.conftest import TEST_SECRET, create_database, drop_database
+from tests.factories import PASSWORD, unique_email
+from tests.live import free_port, wait_ready
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAIL_TIMEOUT = 15.0
+SERVER_START_TIMEOUT = 120.0
+NEW_PASSWORD = "quartz-harbor-lantern-77"
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received: (envelope recipients, raw message) pairs."""
+
+    mails: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        content = envelope.content
+        if isinstance(content, str):
+            content = content.encode()
+        self.mails.append((list(envelope.rcpt_tos), content))
+        return "250 Message accepted for delivery"
+
+    async def wait_for_link(self, recipient: str, path: str) -> str:
+        """The first `<base>/<path>?token=...` link mailed to `recipient`, waiting up to 15 s."""
+        deadline = time.monotonic() + MAIL_TIMEOUT
+        pattern = re.compile(rf"https?://\S+/{re.escape(path)}\?token=[A-Za-z0-9_\-]+")
+        while True:
+            for recipients, raw in list(self.mails):
+                if recipient not in recipients:
+                    continue
+                message = email.message_from_bytes(raw, policy=default_policy)
+                assert isinstance(message, EmailMessage)
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None, f"no text part in the mail to {recipient}"
+                match = pattern.search(body.get_content())
+                if match:
+                    return match.group(0)
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no mail with a /{path} link reached {recipient} within {MAIL_TIMEOUT} s; "
+                    f"received {len(self.mails)} mail(s) in all"
+                )
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class LiveService:
+    base: str
+    inbox: Inbox
+
+
+def wait_started(server: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    """Wait for /health/ready; generous, since importing the app alone can take 15 s on a loaded
+    CI machine, and fail at once with the server's log if the process dies."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if server.poll() is not None:
+            pytest.fail(
+                f"the service exited with {server.returncode}; its log:\n{log_path.read_text()}"
+            )
+        try:
+            wait_ready(base, timeout=5)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the service was not ready within {SERVER_START_TIMEOUT} s; its log:\n"
+                    f"{log_path.read_text()}"
+                )
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    """Checked before anything is started, so a missing browser skips at once."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def live_service(
+    chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveService]:
+    """The SMTP server, a fresh database and the service in a subprocess, all torn down after."""
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        database_url = create_database("blokid_e2e")
+    except BaseException:
+        smtp.stop()
+        raise
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"FRONTEND_URL", "SMTP_USER", "SMTP_PASSWORD", "SMTP_TLS", "SMTP_SSL"}
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "ENVIRONMENT": "test",
+            "RATE_LIMIT_ENABLED": "false",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp.port),
+            "MAIL_POLL_SECONDS": "0.1",
+            "PUBLIC_URL": base,
+        }
+    )
+    log_path = tmp_path_factory.mktemp("e2e") / "server.log"
+    server = None
+    try:
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
+                cwd=ROOT_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_started(server, base, log_path)
+        yield LiveService(base, inbox)
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+        smtp.stop()
+        drop_database(database_url)
+
+
+@pytest.fixture
+async def browser(chromium_path: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS, timeout=60_000
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def http(live_service: LiveService) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_service.base, timeout=15) as client:
+        yield client
+
+
+async def login(http: httpx.AsyncClient, email_address: str, password: str) -> httpx.Response:
+    return await http.post(
+        "/api/v1/auth/login", data={"username": email_address, "password": password}
+    )
+
+
+async def me(http: httpx.AsyncClient, email_address: str, password: str) -> dict[str, Any]:
+    """GET /users/me after a fresh login with these credentials."""
+    response = await login(http, email_address, password)
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    answer = await http.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def register(http: httpx.AsyncClient, email_address: str) -> None:
+    response = await http.post(
+        "/api/v1/auth/register", json={"email": email_address, "password": PASSWORD}
+    )
+    assert response.status_code == 202, response.text
+
+
+async def test_registration_mail_link_verifies_in_the_browser(
+    browser: Any, live_service: LiveService, http: httpx.AsyncClient
+) -> None:
+    address = unique_email("e2e-verify")
+    await register(http, address)
+    link = await live_service.inbox.wait_for_link(address, "verify-email")
+    assert link.startswith(f"{live_service.base}/verify-email?token="), link
+
+    # A mail scanner prefetching the link (a plain GET) must not verify the address.
+    scanned = await http.get(link)
+    assert scanned.status_code == 200, scanned.text
+    assert (await me(http, address, PASSWORD))["email_verified"] is False
+
+    page = await browser.new_page()
+    try:
+        await page.goto(link)
+        # Opening the page is a GET as well: still unverified until the button is pressed.
+        assert (await me(http, address, PASSWORD))["email_verified"] is False
+        await page.click("#confirm")
+        result = await page.locator("#result").text_content(timeout=10_000)
+    finally:
+        await page.close()
+    assert result is not None
+    assert address in result
+    assert "confirmed" in result
+
+    assert (await me(http, address, PASSWORD))["email_verified"] is True
+
+
+async def test_reset_mail_link_sets_a_new_password_in_the_browser(
+    browser: Any, live_service: LiveService, http: httpx.AsyncClient
+) -> None:
+    address = unique_email("e2e-reset")
+    await register(http, address)
+    response = await http.post("/api/v1/auth/forgot-password", json={"email": address})
+    assert response.status_code == 202, response.text
+    link = await live_service.inbox.wait_for_link(address, "reset-password")
+    assert link.startswith(f"{live_service.base}/reset-password?token="), link
+
+    # A prefetch of the link changes nothing: the old password still works.
+    assert (await http.get(link)).status_code == 200
+    assert (await login(http, address, PASSWORD)).status_code == 200
+
+    page = await browser.new_page()
+    try:
+        await page.goto(link)
+        await page.fill("#password", NEW_PASSWORD)
+        await page.click("#save")
+        result = await page.locator("#result").text_content(timeout=10_000)
+    finally:
+        await page.close()
+    assert result is not None
+    assert "password is changed" in result
+
+    assert (await login(http, address, PASSWORD)).status_code == 401
+    profile = await me(http, address, NEW_PASSWORD)
+    assert profile["email"] == address
+    # Following the mailed reset link proves the address.
+    assert profile["email_verified"] is True

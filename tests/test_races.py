@@ -1,0 +1,204 @@
+"""Races against a real server with two worker processes, repeated.
+
+Data is committed (no outer transaction) in the worker's database, with fresh rows per round.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from app.auth.models import LoginSession
+from app.auth.tokens import create_access_token, hash_token
+from app.db import create_engine, session_factory, utcnow
+from app.invitations.models import Invitation
+from app.organizations.models import Organization, OrganizationMembership
+from app.users.models import User
+from tests.conftest import TEST_SECRET
+from tests.factories import unique_email
+from tests.live import free_port, wait_ready
+
+pytestmark = pytest.mark.slow
+ROUNDS = 8
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "ENVIRONMENT": "test",
+        "RATE_LIMIT_ENABLED": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+async def db(database_url):
+    engine = create_engine(database_url, pool_size=2)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def committed_user(sessions) -> tuple[User, dict[str, str]]:
+    async with sessions() as s, s.begin():
+        user = User(email=unique_email("race"), hashed_password="x", email_verified_at=utcnow())
+        s.add(user)
+        await s.flush()
+        login = LoginSession(user_id=user.id)
+        s.add(login)
+        await s.flush()
+    token = create_access_token(
+        user_id=user.id,
+        session_id=login.id,
+        key=TEST_SECRET,
+        issuer="blokid",
+        audience="blokid-api",
+        lifetime=timedelta(minutes=5),
+    )
+    return user, {"Authorization": f"Bearer {token}"}
+
+
+async def committed_org(sessions, members) -> Organization:
+    async with sessions() as s, s.begin():
+        org = Organization(name="Race")
+        s.add(org)
+        await s.flush()
+        for user, role in members:
+            s.add(OrganizationMembership(organization_id=org.id, user_id=user.id, role=role))
+    return org
+
+
+async def test_two_admins_demoting_each_other_leave_one_admin(server, db):
+    async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+        for _ in range(ROUNDS):
+            (a, a_headers), (b, b_headers) = await committed_user(db), await committed_user(db)
+            org = await committed_org(db, [(a, "admin"), (b, "admin")])
+            responses = await asyncio.gather(
+                http.patch(
+                    f"/api/v1/organizations/{org.id}/members/{b.id}",
+                    json={"role": "user"},
+                    headers=a_headers,
+                ),
+                http.patch(
+                    f"/api/v1/organizations/{org.id}/members/{a.id}",
+                    json={"role": "user"},
+                    headers=b_headers,
+                ),
+            )
+            # The loser either passed the guard first (409 last_admin) or was already demoted (403).
+            assert sorted(r.status_code for r in responses) in ([200, 409], [200, 403])
+            async with db() as s:
+                admins = await s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(OrganizationMembership)
+                    .where(
+                        OrganizationMembership.organization_id == org.id,
+                        OrganizationMembership.role == "admin",
+                    )
+                )
+            assert admins == 1
+
+
+async def test_two_admins_leaving_at_once_leave_one_admin(server, db):
+    async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+        for _ in range(ROUNDS):
+            (a, a_headers), (b, b_headers) = await committed_user(db), await committed_user(db)
+            c, _ = await committed_user(db)
+            org = await committed_org(db, [(a, "admin"), (b, "admin"), (c, "user")])
+            responses = await asyncio.gather(
+                http.delete(f"/api/v1/organizations/{org.id}/members/{a.id}", headers=a_headers),
+                http.delete(f"/api/v1/organizations/{org.id}/members/{b.id}", headers=b_headers),
+            )
+            assert sorted(r.status_code for r in responses) == [204, 409]
+
+
+async def invitation_for(db, org, invitee) -> str:
+    token = f"race-{invitee.id.hex}"
+    async with db() as s, s.begin():
+        s.add(
+            Invitation(
+                organization_id=org.id,
+                email=invitee.email,
+                role="user",
+                token_hash=hash_token(token, TEST_SECRET),
+                expires_at=utcnow() + timedelta(days=1),
+            )
+        )
+    return token
+
+
+async def test_concurrent_accepts_create_exactly_one_membership(server, db):
+    async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+        for _ in range(ROUNDS):
+            admin, _ = await committed_user(db)
+            invitee, headers = await committed_user(db)
+            org = await committed_org(db, [(admin, "admin")])
+            token = await invitation_for(db, org, invitee)
+            responses = await asyncio.gather(
+                *(
+                    http.post("/api/v1/invitations/accept", json={"token": token}, headers=headers)
+                    for _ in range(4)
+                )
+            )
+            assert sorted(r.status_code for r in responses) == [200, 400, 400, 400]
+            async with db() as s:
+                memberships = await s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(OrganizationMembership)
+                    .where(
+                        OrganizationMembership.organization_id == org.id,
+                        OrganizationMembership.user_id == invitee.id,
+                    )
+                )
+            assert memberships == 1
+
+
+async def test_revoke_racing_accept_is_consistent(server, db):
+    async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+        for _ in range(ROUNDS):
+            admin, admin_headers = await committed_user(db)
+            invitee, headers = await committed_user(db)
+            org = await committed_org(db, [(admin, "admin")])
+            token = await invitation_for(db, org, invitee)
+            async with db() as s:
+                invitation_id = await s.scalar(
+                    sa.select(Invitation.id).where(Invitation.email == invitee.email)
+                )
+            accept, revoke = await asyncio.gather(
+                http.post("/api/v1/invitations/accept", json={"token": token}, headers=headers),
+                http.delete(
+                    f"/api/v1/organizations/{org.id}/invitations/{invitation_id}",
+                    headers=admin_headers,
+                ),
+            )
+            assert (accept.status_code, revoke.status_code) in ((200, 409), (400, 204))
+            async with db() as s:
+                member = await s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(OrganizationMembership)
+                    .where(OrganizationMembership.user_id == invitee.id)
+                )
+                status = await s.scalar(
+                    sa.select(Invitation.status).where(Invitation.id == invitation_id)
+                )
+            assert (member, status) in ((1, "accepted"), (0, "revoked"))

@@ -1,0 +1,103 @@
+"""Rate limits: 429 with Retry-After; shared through Redis; in-process when Redis is gone."""
+
+import uuid
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from redis.asyncio import Redis
+
+from app.auth.ratelimit import RateLimiter
+from app.errors import RateLimited
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import unique_email
+from tests.live import free_port
+
+
+@pytest.fixture
+async def limited_client(database_url):
+    settings = make_settings(
+        database_url,
+        rate_limit_enabled=True,
+        rate_limit_login_per_account=3,
+        rate_limit_login_per_ip=1000,
+        rate_limit_register_per_ip=2,
+        rate_limit_mail_per_account=2,
+    )
+    application = create_app(settings, run_background_tasks=False)
+    async with application.router.lifespan_context(application):
+        transport = ASGITransport(
+            app=application, client=(f"10.9.{uuid.uuid4().int % 250}.1", 1234)
+        )
+        async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+class TestHttpLimits:
+    async def test_login_per_account_answers_429_with_retry_after(self, limited_client):
+        email = unique_email("limited")
+        statuses = [
+            (
+                await limited_client.post(
+                    "/api/v1/auth/login", data={"username": email, "password": "wrong-password"}
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]
+        response = await limited_client.post(
+            "/api/v1/auth/login", data={"username": email.upper(), "password": "x"}
+        )
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["code"] == "rate_limited"
+
+    async def test_forgot_password_per_account(self, limited_client):
+        email = unique_email("forgot")
+        statuses = [
+            (
+                await limited_client.post("/api/v1/auth/forgot-password", json={"email": email})
+            ).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [202, 202, 429]
+
+
+class TestLimiter:
+    async def test_counts_are_shared_between_instances_through_redis(self):
+        probe = Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=0.5)
+        try:
+            await probe.ping()
+        except OSError:
+            pytest.skip("no Redis on 127.0.0.1:6379")
+        finally:
+            await probe.aclose()
+        key = f"test:{uuid.uuid4().hex}"
+        one = RateLimiter(
+            enabled=True, window_seconds=60, redis=Redis.from_url("redis://127.0.0.1:6379/0")
+        )
+        two = RateLimiter(
+            enabled=True, window_seconds=60, redis=Redis.from_url("redis://127.0.0.1:6379/0")
+        )
+        try:
+            await one.hit(key, 2)
+            await two.hit(key, 2)
+            with pytest.raises(RateLimited):
+                await one.hit(key, 2)
+        finally:
+            await one.redis.aclose()
+            await two.redis.aclose()
+
+    async def test_unreachable_redis_falls_back_to_process_counters(self):
+        dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+        limiter = RateLimiter(enabled=True, window_seconds=60, redis=dead)
+        await limiter.hit("k", 2)
+        await limiter.hit("k", 2)
+        with pytest.raises(RateLimited):
+            await limiter.hit("k", 2)
+        await dead.aclose()
+
+    async def test_disabled_limiter_never_refuses(self):
+        limiter = RateLimiter(enabled=False, window_seconds=60)
+        for _ in range(10):
+            await limiter.hit("k", 1)
