@@ -36,6 +36,10 @@ class Invitation(SQLModel, table=True):
             postgresql_where=sa.text("status = 'pending' AND website_id IS NOT NULL"),
         ),
         sa.Index("ix_invitations_email_status", "email", "status"),
+        sa.Index(
+            "ix_invitations_organization_id_created_at_id", "organization_id", "created_at", "id"
+        ),
+        sa.Index("ix_invitations_website_id_created_at_id", "website_id", "created_at", "id"),
     )
 
     id: UUID = uuid_pk()

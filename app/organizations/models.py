@@ -30,7 +30,15 @@ class OrganizationMembership(SQLModel, table=True):
     """A user's role in an organization (admin or user)."""
 
     __tablename__ = "organization_memberships"
-    __table_args__ = (sa.CheckConstraint(ROLE_CHECK, name="role"),)
+    __table_args__ = (
+        sa.CheckConstraint(ROLE_CHECK, name="role"),
+        sa.Index(
+            "ix_organization_memberships_organization_id_created_at_user_id",
+            "organization_id",
+            "created_at",
+            "user_id",
+        ),
+    )
 
     organization_id: UUID = Field(
         sa_column=sa.Column(

@@ -16,7 +16,10 @@ class Website(SQLModel, table=True):
     __tablename__ = "websites"
     __table_args__ = (
         sa.UniqueConstraint("organization_id", "host"),
-        sa.Index("ix_websites_organization_id_id", "organization_id", "id"),
+        # Keyset pages of an organization's websites.
+        sa.Index(
+            "ix_websites_organization_id_created_at_id", "organization_id", "created_at", "id"
+        ),
     )
 
     id: UUID = uuid_pk()
@@ -36,7 +39,15 @@ class WebsiteMembership(SQLModel, table=True):
     """A user's role on one website (admin or user)."""
 
     __tablename__ = "website_memberships"
-    __table_args__ = (sa.CheckConstraint(ROLE_CHECK, name="role"),)
+    __table_args__ = (
+        sa.CheckConstraint(ROLE_CHECK, name="role"),
+        sa.Index(
+            "ix_website_memberships_website_id_created_at_user_id",
+            "website_id",
+            "created_at",
+            "user_id",
+        ),
+    )
 
     website_id: UUID = Field(
         sa_column=sa.Column(

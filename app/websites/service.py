@@ -63,9 +63,21 @@ async def list_readable_websites(
             ),
         )
         .where(
+            # Two indexed semi-joins rather than an OR over the outer joins, so the planner can
+            # walk websites(organization_id, created_at, id) and the website-membership index.
             sa.or_(
-                OrganizationMembership.role.in_(org_roles),  # type: ignore[attr-defined]
-                WebsiteMembership.role.in_(site_roles),  # type: ignore[attr-defined]
+                Website.organization_id.in_(  # type: ignore[attr-defined]
+                    sa.select(OrganizationMembership.organization_id).where(
+                        OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
+                        OrganizationMembership.role.in_(org_roles),  # type: ignore[attr-defined]
+                    )
+                ),
+                Website.id.in_(  # type: ignore[attr-defined]
+                    sa.select(WebsiteMembership.website_id).where(
+                        WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
+                        WebsiteMembership.role.in_(site_roles),  # type: ignore[attr-defined]
+                    )
+                ),
             ),
             params.keyset(Website.created_at, Website.id),
         )

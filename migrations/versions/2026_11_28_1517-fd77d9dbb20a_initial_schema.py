@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: af6324dc34d4
+Revision ID: fd77d9dbb20a
 Revises:
-Create Date: 2026-11-28 14:40:08.648634+00:00
+Create Date: 2026-11-28 15:17:25.600816+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "af6324dc34d4"
+revision: str = "fd77d9dbb20a"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -250,6 +250,12 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        "ix_organization_memberships_organization_id_created_at_user_id",
+        "organization_memberships",
+        ["organization_id", "created_at", "user_id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_organization_memberships_user_id"),
         "organization_memberships",
         ["user_id"],
@@ -286,7 +292,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_websites_organization_id_id", "websites", ["organization_id", "id"], unique=False
+        "ix_websites_organization_id_created_at_id",
+        "websites",
+        ["organization_id", "created_at", "id"],
+        unique=False,
     )
     op.create_table(
         "invitations",
@@ -334,6 +343,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
     op.create_index("ix_invitations_email_status", "invitations", ["email", "status"], unique=False)
+    op.create_index(
+        "ix_invitations_organization_id_created_at_id",
+        "invitations",
+        ["organization_id", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_invitations_website_id_created_at_id",
+        "invitations",
+        ["website_id", "created_at", "id"],
+        unique=False,
+    )
     op.create_index(
         "uq_invitations_pending_organization",
         "invitations",
@@ -402,10 +423,19 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_website_memberships_user_id"), "website_memberships", ["user_id"], unique=False
     )
+    op.create_index(
+        "ix_website_memberships_website_id_created_at_user_id",
+        "website_memberships",
+        ["website_id", "created_at", "user_id"],
+        unique=False,
+    )
     op.execute("INSERT INTO policy_version (id, version) VALUES (1, 0)")
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_website_memberships_website_id_created_at_user_id", table_name="website_memberships"
+    )
     op.drop_index(op.f("ix_website_memberships_user_id"), table_name="website_memberships")
     op.drop_table("website_memberships")
     op.drop_index(op.f("ix_refresh_tokens_session_id"), table_name="refresh_tokens")
@@ -420,12 +450,18 @@ def downgrade() -> None:
         table_name="invitations",
         postgresql_where=sa.text("status = 'pending' AND website_id IS NULL"),
     )
+    op.drop_index("ix_invitations_website_id_created_at_id", table_name="invitations")
+    op.drop_index("ix_invitations_organization_id_created_at_id", table_name="invitations")
     op.drop_index("ix_invitations_email_status", table_name="invitations")
     op.drop_table("invitations")
-    op.drop_index("ix_websites_organization_id_id", table_name="websites")
+    op.drop_index("ix_websites_organization_id_created_at_id", table_name="websites")
     op.drop_table("websites")
     op.drop_index(
         op.f("ix_organization_memberships_user_id"), table_name="organization_memberships"
+    )
+    op.drop_index(
+        "ix_organization_memberships_organization_id_created_at_user_id",
+        table_name="organization_memberships",
     )
     op.drop_table("organization_memberships")
     op.drop_index(op.f("ix_login_sessions_user_id"), table_name="login_sessions")

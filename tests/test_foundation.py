@@ -1,0 +1,137 @@
+"""Migrations, configuration, logging, and the answers when the database is down."""
+
+import json
+import logging
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from httpx import ASGITransport, AsyncClient
+
+from app.config import ROOT_DIR, Environment, Settings, load_settings
+from app.logging import JsonFormatter
+from app.main import create_app
+from tests.conftest import drop_database, make_settings, server_url, with_database
+from tests.live import free_port
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT_DIR / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["skip_logging"] = True
+    return config
+
+
+@pytest.fixture
+def empty_database():
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"blokid_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(with_database(server_url(), "postgres"), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(server_url(), name)
+    yield url
+    drop_database(url)
+
+
+class TestMigrations:
+    def test_models_and_migrations_agree(self, database_url):
+        command.check(alembic_config(database_url))
+
+    def test_upgrade_downgrade_upgrade_on_an_empty_database(self, empty_database):
+        config = alembic_config(empty_database)
+        command.upgrade(config, "head")
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+        command.check(config)
+
+    def test_two_concurrent_upgrades_do_not_collide(self, empty_database):
+        def upgrade() -> int:
+            return subprocess.run(
+                [sys.executable, "-m", "alembic", "upgrade", "head"],
+                env={"DATABASE_URL": empty_database, "PATH": "/usr/bin:/bin"},
+                cwd=ROOT_DIR,
+                capture_output=True,
+                timeout=120,
+            ).returncode
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: upgrade(), range(2)))
+        assert results == [0, 0]
+        command.check(alembic_config(empty_database))
+
+
+class TestSettings:
+    def test_production_requires_a_long_secret_and_names_it(self, monkeypatch):
+        monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("SECRET_KEY", "short")
+        with pytest.raises(SystemExit, match="SECRET_KEY"):
+            load_settings()
+
+    def test_bad_value_names_the_variable(self, monkeypatch):
+        monkeypatch.setenv("PORT", "not-a-port")
+        with pytest.raises(SystemExit, match="PORT"):
+            load_settings()
+
+    def test_development_generates_and_keeps_a_key(self):
+        settings = Settings(environment=Environment.DEVELOPMENT, secret_key=None)
+        assert settings.signing_key() == settings.signing_key()
+        assert len(settings.signing_key()) >= 32
+
+
+class TestLogging:
+    def test_json_lines_carry_the_request_fields(self):
+        record = logging.LogRecord("app.access", logging.INFO, __file__, 1, "GET / 200", None, None)
+        record.method, record.path, record.status, record.request_id = "GET", "/", 200, "abc"
+        line = json.loads(JsonFormatter().format(record))
+        assert line["request_id"] == "abc"
+        assert line["status"] == 200
+
+    async def test_one_access_line_per_request(self, client, caplog):
+        with caplog.at_level(logging.INFO, logger="app.access"):
+            await client.get("/health", headers={"X-Request-ID": "req-1"})
+        lines = [r for r in caplog.records if r.name == "app.access"]
+        assert len(lines) == 1
+        assert lines[0].request_id == "req-1"
+        assert lines[0].status == 200
+
+
+class TestDatabaseDown:
+    async def test_requests_answer_503_with_retry_after(self):
+        dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+        application = create_app(make_settings(dead), run_background_tasks=False)
+        async with application.router.lifespan_context(application):
+            transport = ASGITransport(app=application, raise_app_exceptions=False)
+            async with AsyncClient(transport=transport, base_url="http://t") as http:
+                response = await http.post(
+                    "/api/v1/auth/forgot-password", json={"email": "a@example.com"}
+                )
+                ready = await http.get("/health/ready")
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        assert response.json()["code"] == "service_unavailable"
+        assert ready.status_code == 503
+
+
+class TestOpenApi:
+    async def test_every_operation_has_an_id_and_declares_problem_errors(self, client):
+        spec = (await client.get("/openapi.json")).json()
+        operation_ids = []
+        for path, methods in spec["paths"].items():
+            for method, operation in methods.items():
+                operation_ids.append(operation["operationId"])
+                if path.startswith("/api/v1"):
+                    errors = [
+                        code for code in operation["responses"] if code.startswith(("4", "5"))
+                    ]
+                    assert errors, f"{method} {path} declares no error response"
+                    for code in errors:
+                        assert "application/problem+json" in operation["responses"][code]["content"]
+        assert len(operation_ids) == len(set(operation_ids))
+        assert all("__" not in op for op in operation_ids)
