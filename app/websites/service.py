@@ -7,6 +7,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
@@ -67,13 +68,13 @@ async def list_readable_websites(
             # walk websites(organization_id, created_at, id) and the website-membership index.
             sa.or_(
                 Website.organization_id.in_(  # type: ignore[attr-defined]
-                    sa.select(OrganizationMembership.organization_id).where(
+                    sa.select(col(OrganizationMembership.organization_id)).where(
                         OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
                         OrganizationMembership.role.in_(org_roles),  # type: ignore[attr-defined]
                     )
                 ),
                 Website.id.in_(  # type: ignore[attr-defined]
-                    sa.select(WebsiteMembership.website_id).where(
+                    sa.select(col(WebsiteMembership.website_id)).where(
                         WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
                         WebsiteMembership.role.in_(site_roles),  # type: ignore[attr-defined]
                     )
