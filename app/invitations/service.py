@@ -137,24 +137,30 @@ async def invite(
     return invitation_public(invitation)
 
 
-async def list_pending(
-    session: AsyncSession, organization_id: UUID, website_id: UUID | None, params: PageParams
+async def _pending_page(
+    session: AsyncSession, condition: sa.ColumnElement[bool], params: PageParams
 ) -> Page[InvitationPublic]:
-    """Pending, unexpired invitations to the organization itself or to one website."""
     rows = (
         await session.execute(
             sa.select(Invitation, Invitation.id.label("cursor_id"), Invitation.created_at.label("created_at"))  # type: ignore[attr-defined]
             .where(
-                _target(organization_id, website_id),
+                condition,
                 Invitation.status == PENDING,  # type: ignore[arg-type]
                 Invitation.expires_at > sa.func.now(),  # type: ignore[arg-type]
                 params.keyset(Invitation.created_at, Invitation.id),
             )
-            .order_by(Invitation.created_at, Invitation.id)  # type: ignore[call-overload, arg-type]
+            .order_by(Invitation.created_at, Invitation.id)  # type: ignore[arg-type]
             .limit(params.limit + 1)
         )
     ).all()
     return build_page(list(rows), params, lambda r: invitation_public(r.Invitation))
+
+
+async def list_pending(
+    session: AsyncSession, organization_id: UUID, website_id: UUID | None, params: PageParams
+) -> Page[InvitationPublic]:
+    """Pending, unexpired invitations to the organization itself or to one website."""
+    return await _pending_page(session, _target(organization_id, website_id), params)
 
 
 async def revoke(
@@ -193,20 +199,7 @@ async def list_for_invitee(
     session: AsyncSession, user: User, params: PageParams
 ) -> Page[InvitationPublic]:
     """Pending, unexpired invitations addressed to the user's (verified) email."""
-    rows = (
-        await session.execute(
-            sa.select(Invitation, Invitation.id.label("cursor_id"), Invitation.created_at.label("created_at"))  # type: ignore[attr-defined]
-            .where(
-                Invitation.email == user.email,  # type: ignore[arg-type]
-                Invitation.status == PENDING,  # type: ignore[arg-type]
-                Invitation.expires_at > sa.func.now(),  # type: ignore[arg-type]
-                params.keyset(Invitation.created_at, Invitation.id),
-            )
-            .order_by(Invitation.created_at, Invitation.id)  # type: ignore[call-overload, arg-type]
-            .limit(params.limit + 1)
-        )
-    ).all()
-    return build_page(list(rows), params, lambda r: invitation_public(r.Invitation))
+    return await _pending_page(session, Invitation.email == user.email, params)  # type: ignore[arg-type]
 
 
 async def _respond(
