@@ -7,7 +7,7 @@ any exception. Services and repositories only `flush()`.
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -49,18 +49,6 @@ def created_at_column() -> Any:
     )
 
 
-def fk(
-    target: str, *, ondelete: str = "CASCADE", nullable: bool = False, index: bool = False
-) -> Any:
-    """A UUID foreign key column."""
-    return Field(
-        default=None if nullable else ...,
-        sa_column=sa.Column(
-            sa.Uuid, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
-        ),
-    )
-
-
 def async_url(url: str) -> str:
     """Give a plain `postgresql://` URL the psycopg 3 async driver; an explicit driver is kept."""
     parsed = make_url(url)
@@ -98,5 +86,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-__all__ = ["UUID", "Session", "create_engine", "get_session", "session_factory", "utcnow"]
