@@ -127,14 +127,13 @@ def problem_response(
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problem+json errors a route can answer."""
+    """OpenAPI `responses=` entries for the problem+json errors a route can answer.
+
+    FastAPI files a response model under `application/json`; `problem_json_openapi` moves it to
+    `application/problem+json`, the type these errors are actually sent with.
+    """
     return {
-        status: {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {}},
-        }
-        for status in statuses
+        status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses
     }
 
 
@@ -202,14 +201,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    orig = getattr(exc, "orig", None)
-    # PostgreSQL refuses NUL characters and some malformed values that validation let through;
-    # they are the client's input, not our failure.
-    if orig is not None and type(orig).__name__ in {
-        "DataError",
-        "CharacterNotInRepertoire",
-        "UntranslatableCharacter",
-    }:
+    # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
+    # through (psycopg's DataError family): they are the client's input, not our failure.
+    if isinstance(exc, sa_exc.DataError):
         return problem_response(
             422,
             "validation_error",
@@ -257,3 +251,14 @@ async def _database_error_or_unexpected(request: Request, exc: Exception) -> JSO
             request=request,
         )
     return await _unexpected_error(request, exc)
+
+
+def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare every 4xx/5xx response body of the OpenAPI document as problem+json."""
+    for operation_map in schema.get("paths", {}).values():
+        for operation in operation_map.values():
+            for code, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if code[:1] in ("4", "5") and content and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return schema

@@ -56,6 +56,36 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BadLength(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> Receive:
+    """Read the whole request body (refusing more than 1 MiB); return a receive replaying it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            pending: list[Message] = [message]
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+            break
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
 class RequestContextMiddleware:
     """Assigns a request id, refuses bodies over 1 MiB before parsing, and logs one line per request."""
 
@@ -82,29 +112,24 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        declared = headers.get(b"content-length")
         try:
-            too_large = declared is not None and int(declared) > MAX_BODY_BYTES
-        except ValueError:
-            too_large = True
-        try:
-            if too_large:
+            declared = headers.get(b"content-length")
+            if declared is not None and not declared.isdigit():
+                raise _BadLength
+            if declared is not None and int(declared) > MAX_BODY_BYTES:
                 raise _BodyTooLarge
-            received = 0
-
-            async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > MAX_BODY_BYTES:
-                        raise _BodyTooLarge
-                return message
-
-            await self.app(scope, limited_receive, send_with_id)
+            # The body is read here, before the app sees it, so an over-long chunked body is
+            # refused with 413 before any parsing (at most 1 MiB is ever buffered).
+            replay = await _read_body(receive)
+            await self.app(scope, replay, send_with_id)
         except _BodyTooLarge:
             response = problem_response(
                 413, "payload_too_large", "The request body is larger than 1 MiB."
+            )
+            await response(scope, receive, send_with_id)
+        except _BadLength:
+            response = problem_response(
+                400, "bad_request", "The Content-Length header is not a number."
             )
             await response(scope, receive, send_with_id)
         finally:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
@@ -15,7 +16,7 @@ from app.auth.router import router as auth_router
 from app.authz.sync import PolicyStore
 from app.config import Settings, get_settings
 from app.db import create_engine, session_factory
-from app.errors import install_error_handlers
+from app.errors import install_error_handlers, problem_json_openapi
 from app.health.router import router as health_router
 from app.invitations.router import router as invitations_router
 from app.logging import RequestContextMiddleware, configure_logging
@@ -86,6 +87,13 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_json_openapi(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)

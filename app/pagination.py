@@ -55,6 +55,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, id_ = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(created, str) or not isinstance(id_, str):
+            raise ValueError("cursor fields must be strings")
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None:
             raise ValueError("naive time")

@@ -87,3 +87,26 @@ class TestErrorShape:
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["code"] == "not_authenticated"
+
+
+class TestBodyLimits:
+    async def test_chunked_body_over_one_mebibyte_is_413(self, client):
+        async def chunks():
+            for _ in range(20):
+                yield b"a" * 65536
+
+        response = await client.post(
+            "/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+
+    async def test_chunked_body_under_the_limit_is_read(self, client):
+        async def chunks():
+            yield b'{"email": "chunked@example.com",'
+            yield b' "password": "x"}'
+
+        response = await client.post(
+            "/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "password"]

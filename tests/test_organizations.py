@@ -278,3 +278,21 @@ class TestRename:
         assert renamed.json()["name"] == "New"
         stored = await session.scalar(sa.select(Organization.name).where(Organization.id == org.id))
         assert stored == "New"
+
+
+class TestCursors:
+    async def test_cursor_with_non_string_fields_is_422(self, client, session):
+        import base64
+        import json
+
+        headers = await token_for(session, await create_user(session))
+        for fields in (
+            ["2024-01-01T00:00:00+00:00", 1],
+            [1, "x"],
+            ["2024-01-01T00:00:00", str(org_id := "0" * 32)],
+        ):
+            cursor = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+            response = await client.get(
+                f"{API}/organizations", params={"cursor": cursor}, headers=headers
+            )
+            assert response.status_code == 422, (fields, org_id)

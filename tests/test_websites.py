@@ -224,3 +224,31 @@ class TestDeleteAndMembers:
             "website:leave",
             "website_member:read",
         }
+
+
+class TestHostEdgeCases:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://" + "1." * 127 + "11/",
+            "http://１２３/",
+            "http://[fe80::1%25" + "a" * 300 + "]/",
+            "http://256.1.1.1/",
+        ],
+    )
+    def test_hosts_that_cannot_be_stored_or_compared_are_refused(self, url):
+        with pytest.raises(ValueError):  # noqa: PT011 - any validation message
+            website_host(url)
+
+    async def test_equal_ipv6_spellings_are_one_host(self, client, session):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "admin")])
+        headers = await token_for(session, user)
+        path = f"{API}/organizations/{org.id}/websites"
+        assert (
+            await client.post(path, json={"name": "A", "url": "http://[::1]/"}, headers=headers)
+        ).status_code == 201
+        again = await client.post(
+            path, json={"name": "B", "url": "http://[0:0::1]:8080/"}, headers=headers
+        )
+        assert again.status_code == 409

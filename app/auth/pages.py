@@ -81,6 +81,10 @@ async def reset_password_submit(
     settings: AppSettings,
 ) -> HTMLResponse:
     """Reset the password with the token and the new password from the form."""
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in password):
+        return page(
+            "Password not changed", "<p id='result'>The password has control characters.</p>", 422
+        )
     try:
         await service.reset_password(session, settings, token=token, password=password)
     except AppError as exc:

@@ -1,5 +1,6 @@
 """Bodies of the website routes, and URL validation."""
 
+import ipaddress
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,12 +26,32 @@ def website_host(url: str) -> str:
         raise ValueError("must be an absolute http or https URL")
     if not hostname:
         raise ValueError("must have a host")
-    if hostname.startswith("[") or ":" in hostname or hostname.replace(".", "").isdigit():
-        return hostname.lower()
+    if not hostname.isascii() and not _looks_like_name(hostname):
+        raise ValueError("has an invalid host name")
+    if ":" in hostname:
+        if "%" in hostname:
+            raise ValueError("must not carry an IPv6 zone id")
+        try:
+            return ipaddress.IPv6Address(hostname).compressed
+        except ValueError:
+            raise ValueError("has an invalid IPv6 address") from None
+    if hostname.replace(".", "").isascii() and hostname.replace(".", "").isdigit():
+        try:
+            return str(ipaddress.IPv4Address(hostname))
+        except ValueError:
+            raise ValueError("has an invalid IPv4 address") from None
     try:
-        return idna.encode(hostname.rstrip("."), uts46=True).decode("ascii").lower()
+        host = idna.encode(hostname.rstrip("."), uts46=True).decode("ascii").lower()
     except idna.IDNAError:
         raise ValueError("has an invalid host name") from None
+    if len(host) > 253:
+        raise ValueError("has a host name longer than 253 characters")
+    return host
+
+
+def _looks_like_name(hostname: str) -> bool:
+    # Non-ASCII is fine in a host name (IDNA encodes it), never in an address.
+    return not any(ch.isdigit() and not ch.isascii() for ch in hostname)
 
 
 def _check_url(url: str) -> str:
