@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -236,6 +237,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error_or_unexpected)
+    # The guards talk to psycopg directly: its connection failures are database outages too.
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -262,3 +265,14 @@ def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
                 if code[:1] in ("4", "5") and content and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
     return schema
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503,
+        "service_unavailable",
+        "The database is unavailable; retry later.",
+        headers={"Retry-After": "5"},
+        request=request,
+    )

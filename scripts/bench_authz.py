@@ -9,7 +9,8 @@ For each size N it creates the database `blokid_bench_<N>` on the server of BENC
 it, seeds the policy, loads N role assignments with COPY, measures, and drops it unless --keep:
 
 - start-up: a fresh worker process (imports `app.main`, builds the engine, `PolicyStore.reload()`),
-  timed from spawn to reload done, with the process's peak RSS;
+  timed from spawn to reload done, with the process's peak RSS; measured last, the sizes taking
+  turns, so that other load on the machine weighs on every size alike;
 - memo hit / memo miss: `PolicyEngine.allows` on a repeated key, and with the memo cleared;
 - guard total: the real website guard of `app.authz.guards` (its one SQL query plus the decisions)
   on random existing website/user pairs.
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from math import ceil
 from typing import Any, cast
@@ -45,6 +46,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from app.auth.dependencies import Caller
+from app.authz import guards
 from app.authz.engine import Assignments, PolicyEngine
 from app.authz.guards import WebsiteContext, website_guard
 from app.authz.permissions import Permission
@@ -413,11 +415,8 @@ def measure_startup(url: str, bytecode_cache: str | None) -> Startup:
     )
 
 
-def startup_median(url: str, runs: int, bytecode_cache: str | None) -> Startup:
-    """The median of `runs` fresh workers, after one unmeasured run that warms the OS caches
-    (and fills the bytecode cache)."""
-    measure_startup(url, bytecode_cache)
-    samples = [measure_startup(url, bytecode_cache) for _ in range(runs)]
+def median_startup(samples: Sequence[Startup]) -> Startup:
+    """The median of each figure over several fresh workers."""
     return Startup(
         seconds=statistics.median(s.seconds for s in samples),
         reload_ms=statistics.median(s.reload_ms for s in samples),
@@ -580,10 +579,13 @@ async def guard_latency(
                 setattr(run, outcome, getattr(run, outcome) + 1)
     finally:
         await engine.dispose()
+    first_user, first_site = layout.user_id(pairs[0][0]), layout.website_id(pairs[0][1])
+    if not sent:
+        # The guard runs its precompiled SQL through psycopg, below SQLAlchemy's events.
+        sent.append((guards.WEBSITE_GUARD_SQL, {"user_id": first_user, "website_id": first_site}))
     if len(sent) != 1:
         raise SystemExit(f"the website guard sent {len(sent)} statements, expected 1")
     statement, parameters = sent[0]
-    first_user, first_site = layout.user_id(pairs[0][0]), layout.website_id(pairs[0][1])
     query = CapturedQuery(
         statement,
         parameters,
@@ -621,13 +623,12 @@ async def query_latency(
 
 
 @dataclass(frozen=True)
-class SizeResult:
-    """Every figure measured at one size."""
+class Measured:
+    """The figures measured on one size's database right after seeding it."""
 
     assignments: int
     users: int
     seed_seconds: float
-    startup: Startup
     hit_p50_us: float
     hit_p99_us: float
     miss_p50_us: float
@@ -651,8 +652,20 @@ class SizeResult:
 
 
 @dataclass(frozen=True)
+class SizeResult(Measured):
+    """Every figure of one size: those measured after seeding, and its workers' start-up."""
+
+    startup: Startup
+
+    @classmethod
+    def of(cls, measured: Measured, startup: Startup) -> "SizeResult":
+        """Join the two parts."""
+        return cls(**{f.name: getattr(measured, f.name) for f in fields(measured)}, startup=startup)
+
+
+@dataclass(frozen=True)
 class Options:
-    """Iteration counts, from the command line."""
+    """Sample counts and the bytecode folder, from the command line."""
 
     hit_iterations: int
     miss_iterations: int
@@ -693,57 +706,92 @@ async def measure_decisions(
     return hits, misses, guard
 
 
-def run_size(admin_url: str, size: int, options: Options, *, keep: bool) -> SizeResult:
-    """Create, seed and measure one database of `size` assignments; drop it unless `keep`."""
-    name = f"blokid_bench_{size}"
+def measure_size(admin_url: str, name: str, size: int, options: Options) -> Measured:
+    """Create database `name`, seed `size` assignments into it, and measure the decisions."""
     url = database_url(admin_url, name)
     log(f"== {size:,} role assignments: database {name} (load {os.getloadavg()[0]:.2f})")
     create_database(admin_url, name)
+    migrate(url)
+    # seed() prints a summary line; keep stdout for the results table.
+    with contextlib.redirect_stdout(sys.stderr):
+        asyncio.run(seed(url))
+    layout = Layout.for_size(size)
+    log(
+        f"  seeding {layout.users:,} users, {layout.organizations:,} organizations, "
+        f"{layout.websites:,} websites, {layout.users:,} organization + "
+        f"{layout.website_members:,} website memberships"
+    )
+    seed_seconds = load_rows(url, layout)
+    found = asyncio.run(count_assignments(url))
+    if found != size:
+        raise SystemExit(f"seeding produced {found:,} assignments, expected {size:,}")
+    log(f"  {found:,} assignments in {seed_seconds:.1f} s; measuring decisions")
+    hits, misses, guard = asyncio.run(measure_decisions(url, layout, options))
+    log(
+        f"  guard outcomes: {guard.allowed} allowed, {guard.forbidden} forbidden, "
+        f"{guard.not_found} not found"
+    )
+    if guard.not_found:
+        log("  warning: every pair holds a role, so no guard call should answer 404")
+    return Measured(
+        assignments=size,
+        users=layout.users,
+        seed_seconds=seed_seconds,
+        hit_p50_us=percentile(hits, 0.50),
+        hit_p99_us=percentile(hits, 0.99),
+        miss_p50_us=percentile(misses, 0.50),
+        miss_p99_us=percentile(misses, 0.99),
+        guard=guard,
+    )
+
+
+def startup_round_robin(
+    urls: dict[int, str], runs: int, bytecode_cache: str | None
+) -> dict[int, Startup]:
+    """The median start-up per size, over `runs` fresh workers per size.
+
+    The runs take turns over the sizes, in alternating order (1e3, 1e5, 1e6, 1e6, 1e5, 1e3, ...),
+    rather than running size by size: on a shared machine the load drifts over minutes, and taking
+    turns makes any drift weigh on every size alike, which is what a ratio between sizes needs.
+    One unmeasured worker per database comes first, to warm the OS caches and fill the bytecode
+    cache.
+    """
+    log(f"== start-up: {runs} fresh workers per size, taking turns (load {os.getloadavg()[0]:.2f})")
+    for url in urls.values():
+        measure_startup(url, bytecode_cache)
+    samples: dict[int, list[Startup]] = {size: [] for size in urls}
+    order = list(urls)
+    for turn in range(runs):
+        for size in order if turn % 2 == 0 else reversed(order):
+            samples[size].append(measure_startup(urls[size], bytecode_cache))
+    medians = {size: median_startup(runs_of_size) for size, runs_of_size in samples.items()}
+    for size, startup in medians.items():
+        log(
+            f"  {size:,}: start-up {startup.seconds:.3f} s, peak RSS {startup.peak_rss_mib:.1f} MiB"
+            f" (ru_maxrss {startup.ru_maxrss_mib:.1f} MiB, which includes this process's peak)"
+        )
+    return medians
+
+
+def run(admin_url: str, sizes: Sequence[int], options: Options, *, keep: bool) -> list[SizeResult]:
+    """Every size: seed and measure decisions, then start-up across all; drop the databases
+    unless `keep`."""
+    names = {size: f"blokid_bench_{size}" for size in sizes}
+    created: list[str] = []
     try:
-        migrate(url)
-        # seed() prints a summary line; keep stdout for the results table.
-        with contextlib.redirect_stdout(sys.stderr):
-            asyncio.run(seed(url))
-        layout = Layout.for_size(size)
-        log(
-            f"  seeding {layout.users:,} users, {layout.organizations:,} organizations, "
-            f"{layout.websites:,} websites, {layout.users:,} organization + "
-            f"{layout.website_members:,} website memberships"
-        )
-        seed_seconds = load_rows(url, layout)
-        found = asyncio.run(count_assignments(url))
-        if found != size:
-            raise SystemExit(f"seeding produced {found:,} assignments, expected {size:,}")
-        log(f"  {found:,} assignments in {seed_seconds:.1f} s; measuring start-up")
-        startup = startup_median(url, options.startup_runs, options.bytecode_cache)
-        log(
-            f"  start-up {startup.seconds:.3f} s, peak RSS {startup.peak_rss_mib:.1f} MiB "
-            f"(ru_maxrss {startup.ru_maxrss_mib:.1f} MiB, which includes this process's peak); "
-            "decisions"
-        )
-        hits, misses, guard = asyncio.run(measure_decisions(url, layout, options))
-        log(
-            f"  guard outcomes: {guard.allowed} allowed, {guard.forbidden} forbidden, "
-            f"{guard.not_found} not found"
-        )
-        if guard.not_found:
-            log("  warning: every pair holds a role, so no guard call should answer 404")
-        return SizeResult(
-            assignments=size,
-            users=layout.users,
-            seed_seconds=seed_seconds,
-            startup=startup,
-            hit_p50_us=percentile(hits, 0.50),
-            hit_p99_us=percentile(hits, 0.99),
-            miss_p50_us=percentile(misses, 0.50),
-            miss_p99_us=percentile(misses, 0.99),
-            guard=guard,
-        )
+        measured = []
+        for size, name in names.items():
+            created.append(name)
+            measured.append(measure_size(admin_url, name, size, options))
+        urls = {size: database_url(admin_url, name) for size, name in names.items()}
+        startups = startup_round_robin(urls, options.startup_runs, options.bytecode_cache)
     finally:
-        if keep:
-            log(f"  kept database {name}")
-        else:
-            drop_database(admin_url, name)
+        for name in created:
+            if keep:
+                log(f"kept database {name}")
+            else:
+                drop_database(admin_url, name)
+    return [SizeResult.of(m, startups[m.assignments]) for m in measured]
 
 
 # --- Report -------------------------------------------------------------------------------------
@@ -847,7 +895,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--guard-iterations", type=int, default=2_000, metavar="N")
     parser.add_argument("--guard-warmup", type=int, default=200, metavar="N")
     parser.add_argument(
-        "--startup-runs", type=int, default=7, metavar="N", help="fresh workers per size (median)"
+        "--startup-runs", type=int, default=8, metavar="N", help="fresh workers per size (median)"
     )
     parser.add_argument(
         "--cold-imports",
@@ -875,7 +923,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             startup_runs=args.startup_runs,
             bytecode_cache=None if args.cold_imports else cache,
         )
-        results = [run_size(admin_url, size, options, keep=args.keep) for size in args.sizes]
+        results = run(admin_url, args.sizes, options, keep=args.keep)
     imports = "compiled from source" if args.cold_imports else "bytecode cached"
     print(f"\nAuthorization benchmark: {host}; worker imports {imports}")
     print(f"Load average (1 min) before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n")
