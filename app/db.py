@@ -65,6 +65,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=10,
+        # Statement parameters can hold password and token hashes: keep them out of error logs.
+        hide_parameters=True,
     )
 
 

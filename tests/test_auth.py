@@ -488,3 +488,42 @@ class TestConcurrentRegistration:
             logins = await db.scalar(sa.select(sa.func.count()).select_from(LoginSession))
         assert users == 1
         assert logins is not None
+
+
+class TestReviewedEdges:
+    async def test_reset_page_refusing_a_password_keeps_the_token(self, client, session):
+        user = await create_user(session)
+        await client.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        token = await latest_token(session, user.email, "reset_password")
+        page = await client.post("/reset-password", data={"token": token, "password": "password1"})
+        assert page.status_code == 422
+        ok = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
+        )
+        assert ok.status_code == 204
+
+    async def test_reusing_an_expired_rotated_token_still_revokes_the_login(self, client, session):
+        from app.auth.models import RefreshToken
+
+        user = await create_user(session)
+        first = await login(client, user.email)
+        second = (
+            await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+            )
+        ).json()
+        await session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.used_at.is_not(None))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        assert (
+            await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+            )
+        ).status_code == 401
+        assert (
+            await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
+            )
+        ).status_code == 401

@@ -45,6 +45,9 @@ class TestInvite:
             "organization_id": str(org.id),
         }
         assert response.headers["location"].endswith(body["id"])
+        located = await client.get(response.headers["location"], headers=headers)
+        assert located.status_code == 200
+        assert located.json() == body
         assert await latest_token(session, email.lower(), "invitation")
         listed = (
             await client.get(f"{API}/organizations/{org.id}/invitations", headers=headers)

@@ -52,6 +52,24 @@ class TestHttpLimits:
         assert int(response.headers["retry-after"]) >= 1
         assert response.json()["code"] == "rate_limited"
 
+    async def test_spelling_variants_of_an_address_share_one_counter(self, limited_client):
+        local = f"victim{uuid.uuid4().hex[:6]}"
+        variants = [
+            f"{local}@example.com",
+            f"{local.upper()}@example.com",
+            f"{local}@ｅxample.com",
+            f"{local}@example。com",
+        ]
+        statuses = [
+            (
+                await limited_client.post(
+                    "/api/v1/auth/login", data={"username": v, "password": "wrong-password"}
+                )
+            ).status_code
+            for v in variants
+        ]
+        assert statuses == [401, 401, 401, 429]
+
     async def test_forgot_password_per_account(self, limited_client):
         email = unique_email("forgot")
         statuses = [

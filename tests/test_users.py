@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from app.auth.passwords import hash_password
 from app.organizations.models import Organization, OrganizationMembership
 from app.users.models import User
 from app.websites.models import Website
@@ -11,9 +12,12 @@ from tests.factories import (
     create_organization,
     create_user,
     create_website,
+    latest_token,
     logged_in_user,
     login,
     row_count,
+    token_for,
+    unique_email,
 )
 
 ME = "/api/v1/users/me"
@@ -36,8 +40,14 @@ class TestProfile:
 
     async def test_patch_refuses_control_characters_and_unknown_fields(self, client, session):
         caller = await logged_in_user(session, client)
-        for body in ({"full_name": "a\nb"}, {"full_name": ""}, {"email": "x@y.z"}, {}):
+        for body in ({"full_name": "a\nb"}, {"full_name": ""}, {"email": "x@y.z"}):
             assert (await client.patch(ME, json=body, headers=caller.headers)).status_code == 422
+
+    async def test_patch_with_nothing_changes_nothing(self, client, session):
+        caller = await logged_in_user(session, client, full_name="Kept")
+        response = await client.patch(ME, json={}, headers=caller.headers)
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Kept"
 
     async def test_anonymous_is_401(self, client):
         assert (await client.get(ME)).status_code == 401
@@ -148,3 +158,74 @@ class TestDeleteAccount:
         other = await auth_headers(client, user)
         await client.request("DELETE", ME, json={"password": PASSWORD}, headers=headers)
         assert (await client.get(ME, headers=other)).status_code == 401
+
+
+class TestPasswordChangeVoidsResetLinks:
+    async def test_reset_link_mailed_before_a_change_no_longer_works(self, client, session):
+        caller = await logged_in_user(session, client)
+        await client.post("/api/v1/auth/forgot-password", json={"email": caller.user.email})
+        token = await latest_token(session, caller.user.email, "reset_password")
+        body = {"current_password": PASSWORD, "new_password": "violet-harbor-2024"}
+        assert (
+            await client.post(f"{ME}/password", json=body, headers=caller.headers)
+        ).status_code == 204
+        reset = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "x-new-pass-123"}
+        )
+        assert reset.status_code == 400
+
+
+class TestDeletionRacingRemoval:
+    async def test_an_organization_left_meanwhile_is_not_deleted(self, app, database_url):
+        """B deletes their account while an admin removes B from the organization (the row lock
+        held, B's membership deleted, committed): B's deletion must not take the organization."""
+        import asyncio
+
+        import psycopg
+        from httpx import ASGITransport, AsyncClient
+
+        from app.authz.sync import libpq_url
+        from app.db import utcnow
+
+        async with app.state.sessions() as db:
+            admin = User(email=unique_email("a"), hashed_password="x", email_verified_at=utcnow())
+            leaver = User(
+                email=unique_email("b"),
+                hashed_password=await hash_password(PASSWORD),
+                email_verified_at=utcnow(),
+            )
+            db.add_all([admin, leaver])
+            await db.flush()
+            org = Organization(name="Stays")
+            db.add(org)
+            await db.flush()
+            db.add_all(
+                [
+                    OrganizationMembership(organization_id=org.id, user_id=admin.id, role="admin"),
+                    OrganizationMembership(organization_id=org.id, user_id=leaver.id, role="user"),
+                ]
+            )
+            await db.commit()
+            org_id, leaver_id = org.id, leaver.id
+            headers = await token_for(db, leaver)
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+            async with await psycopg.AsyncConnection.connect(
+                libpq_url(app.state.settings.database_url)
+            ) as conn:
+                await conn.execute(
+                    "SELECT id FROM organizations WHERE id = %s FOR UPDATE", (org_id,)
+                )
+                deletion = asyncio.create_task(
+                    http.request("DELETE", ME, json={"password": PASSWORD}, headers=headers)
+                )
+                await asyncio.sleep(0.5)
+                await conn.execute(
+                    "DELETE FROM organization_memberships WHERE organization_id = %s AND user_id = %s",
+                    (org_id, leaver_id),
+                )
+                await conn.commit()
+                response = await deletion
+        assert response.status_code == 204
+        async with app.state.sessions() as db:
+            assert await row_count(db, Organization, Organization.id == org_id) == 1

@@ -53,6 +53,7 @@ async def verify_email_submit(
     try:
         user = await service.verify_email(session, settings, token=token)
     except AppError as exc:
+        await session.rollback()  # nothing of a refused request may be committed
         return page("Link not valid", f"<p id='result'>{escape(exc.detail)}</p>", exc.status)
     return page(
         "Email confirmed",
@@ -88,6 +89,7 @@ async def reset_password_submit(
     try:
         await service.reset_password(session, settings, token=token, password=password)
     except AppError as exc:
+        await session.rollback()  # the token stays usable when the password is refused
         detail = exc.detail
         if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT and getattr(exc, "errors", None):
             detail = exc.errors[0]["msg"]  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from app.auth.schemas import (
 )
 from app.db import Session
 from app.errors import error_responses
+from app.types import normalize_email
 from app.users.schemas import UserPublic
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -38,6 +39,14 @@ Limiter = Annotated[RateLimiter, Depends(limiter_of)]
 def client_ip(request: Request) -> str:
     """The peer address (behind a proxy, run uvicorn with --proxy-headers so this is the client)."""
     return request.client.host if request.client else "unknown"
+
+
+def _account_key(username: str) -> str:
+    """The address as login will resolve it, so spelling variants share one counter."""
+    try:
+        return normalize_email(username)
+    except ValueError:
+        return username.strip().lower()[:320]
 
 
 def _tokens(issued: service.IssuedTokens) -> TokenPair:
@@ -83,8 +92,7 @@ async def login(
     """Exchange email and password (OAuth2 password flow form) for an access and a refresh token."""
     await limiter.hit(f"login:ip:{client_ip(request)}", settings.rate_limit_login_per_ip)
     await limiter.hit(
-        f"login:account:{form.username.strip().lower()[:320]}",
-        settings.rate_limit_login_per_account,
+        f"login:account:{_account_key(form.username)}", settings.rate_limit_login_per_account
     )
     return _tokens(
         await service.login(session, settings, username=form.username, password=form.password)

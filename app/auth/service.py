@@ -186,9 +186,10 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
     if row is None:
         raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
     stored, login_session = row.tuple()
-    if login_session.revoked_at is not None or stored.expires_at <= utcnow():
+    if login_session.revoked_at is not None:
         raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
     if stored.used_at is not None:
+        # Reuse is checked before expiry: a stolen rotated token ends the login even when old.
         login_session.revoked_at = utcnow()
         # The revocation must stand although the request fails: commit it before answering 401.
         await session.commit()
@@ -196,6 +197,8 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
             "The refresh token was already used; this login is revoked.",
             code="invalid_refresh_token",
         )
+    if stored.expires_at <= utcnow():
+        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
     stored.used_at = utcnow()
     return await _issue_refresh(session, settings, login_session.id, login_session.user_id)
 
@@ -283,14 +286,18 @@ async def reset_password(
     user.updated_at = now
     if user.email_verified_at is None:
         user.email_verified_at = now
-    # Other reset links mailed earlier stop working too.
+    await void_reset_links(session, user.id)
+    await revoke_logins(session, user.id)
+
+
+async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:
+    """Password-reset links mailed earlier stop working (the password just changed)."""
     await session.execute(
         sa.update(AccountToken)
         .where(
-            AccountToken.user_id == user.id,  # type: ignore[arg-type]
+            AccountToken.user_id == user_id,  # type: ignore[arg-type]
             AccountToken.purpose == RESET_PASSWORD,  # type: ignore[arg-type]
             AccountToken.used_at.is_(None),  # type: ignore[union-attr]
         )
-        .values(used_at=now)
+        .values(used_at=utcnow())
     )
-    await revoke_logins(session, user.id)

@@ -68,6 +68,20 @@ async def list_organization_invitations(
     return await service.list_pending(session, ctx.organization_id, None, paging)
 
 
+@router.get(
+    "/organizations/{org_id}/invitations/{invitation_id}",
+    operation_id="get_organization_invitation",
+    responses=GUARDED,
+)
+async def get_organization_invitation(
+    invitation_id: UUID, ctx: OrganizationInvitationsRead, session: Session
+) -> InvitationPublic:
+    """One invitation into the organization (the `Location` of a created one)."""
+    return await service.get_invitation(
+        session, organization_id=ctx.organization_id, website_id=None, invitation_id=invitation_id
+    )
+
+
 @router.delete(
     "/organizations/{org_id}/invitations/{invitation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -123,6 +137,23 @@ async def list_website_invitations(
 ) -> Page[InvitationPublic]:
     """Pending invitations onto the website."""
     return await service.list_pending(session, ctx.organization_id, ctx.website_id, paging)
+
+
+@router.get(
+    "/websites/{website_id}/invitations/{invitation_id}",
+    operation_id="get_website_invitation",
+    responses=GUARDED,
+)
+async def get_website_invitation(
+    invitation_id: UUID, ctx: WebsiteInvitationsRead, session: Session
+) -> InvitationPublic:
+    """One invitation onto the website (the `Location` of a created one)."""
+    return await service.get_invitation(
+        session,
+        organization_id=ctx.organization_id,
+        website_id=ctx.website_id,
+        invitation_id=invitation_id,
+    )
 
 
 @router.delete(

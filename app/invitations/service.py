@@ -163,6 +163,18 @@ async def list_pending(
     return await _pending_page(session, _target(organization_id, website_id), params)
 
 
+async def get_invitation(
+    session: AsyncSession, *, organization_id: UUID, website_id: UUID | None, invitation_id: UUID
+) -> InvitationPublic:
+    """One invitation of this target, whatever its status (404 if there is none by that id)."""
+    invitation = await session.scalar(
+        sa.select(Invitation).where(Invitation.id == invitation_id, _target(organization_id, website_id))  # type: ignore[arg-type]
+    )
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    return invitation_public(invitation)
+
+
 async def revoke(
     session: AsyncSession,
     *,

@@ -268,7 +268,9 @@ async def leave_all_organizations(
     """Before an account is deleted: delete organizations where the user is the only member, and
     refuse (409 `last_admin`) where they are the only admin of an organization with other members.
 
-    Organizations are locked in id order so concurrent deletions cannot deadlock.
+    Organizations are locked in id order so concurrent deletions cannot deadlock. Membership is
+    read again under each lock: a concurrent removal or organization deletion may have changed it
+    since the list was read, and only an organization whose sole member is this user may go.
     """
     organization_ids = (
         await session.scalars(
@@ -278,11 +280,21 @@ async def leave_all_organizations(
         )
     ).all()
     for organization_id in organization_ids:
-        await _lock_organization(session, organization_id)
-        members = await session.scalar(
-            sa.select(sa.func.count()).select_from(Membership).where(Membership.organization_id == organization_id)  # type: ignore[arg-type]
+        locked = await session.scalar(
+            sa.select(Organization.id).where(Organization.id == organization_id).with_for_update()  # type: ignore[arg-type, call-overload]
         )
-        if members == 1:
+        if locked is None:
+            continue  # deleted meanwhile
+        member_ids = set(
+            (
+                await session.scalars(
+                    sa.select(Membership.user_id).where(Membership.organization_id == organization_id)  # type: ignore[arg-type, call-overload]
+                )
+            ).all()
+        )
+        if user_id not in member_ids:
+            continue  # removed meanwhile
+        if member_ids == {user_id}:
             await delete_organization(session, organization_id, user_id)
         else:
             await _ensure_another_admin(session, policy, organization_id, user_id, None)

@@ -30,7 +30,7 @@ class UserPublic(BaseModel):
 
 
 class UserUpdate(StrictModel):
-    full_name: Name
+    full_name: Name | None = None
 
 
 class PasswordChange(StrictModel):

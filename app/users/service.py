@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import Caller
 from app.auth.passwords import hash_password, verify_password
-from app.auth.service import check_new_password, revoke_logins
+from app.auth.service import check_new_password, revoke_logins, void_reset_links
 from app.authz.engine import PolicyEngine
 from app.db import utcnow
 from app.errors import BadRequest
@@ -12,8 +12,10 @@ from app.organizations.service import leave_all_organizations
 from app.users.models import User
 
 
-async def update_profile(session: AsyncSession, user: User, *, full_name: str) -> User:
-    """Set the user's full name."""
+async def update_profile(session: AsyncSession, user: User, *, full_name: str | None) -> User:
+    """Set the user's full name (None leaves it as it is)."""
+    if full_name is None:
+        return user
     user.full_name = full_name
     user.updated_at = utcnow()
     await session.flush()
@@ -36,6 +38,7 @@ async def change_password(
     user.hashed_password = await hash_password(new_password)
     user.updated_at = utcnow()
     await revoke_logins(session, user.id, keep=caller.session_id)
+    await void_reset_links(session, user.id)
     await session.flush()
 
 
