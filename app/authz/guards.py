@@ -109,31 +109,40 @@ _ORGANIZATION_WITH_ROLE = (
     )
     .where(Organization.id == sa.bindparam("organization_id"))  # type: ignore[arg-type]
 )
-_WEBSITE_WITH_ROLES = (
-    sa.select(
-        Website.id,  # type: ignore[call-overload]
-        Website.organization_id,
-        Website.name,
-        Website.url,
-        Website.created_at,
-        OrganizationMembership.role.label("org_role"),  # type: ignore[attr-defined]
-        WebsiteMembership.role.label("website_role"),  # type: ignore[attr-defined]
+
+
+def websites_with_roles(user_id: Any) -> Any:
+    """Websites with the caller's organization role and website role on each (outer joins):
+    the assignments the enforcer needs, loaded with the rows themselves."""
+    return (
+        sa.select(
+            Website.id,  # type: ignore[call-overload]
+            Website.organization_id,
+            Website.name,
+            Website.url,
+            Website.created_at,
+            OrganizationMembership.role.label("org_role"),  # type: ignore[attr-defined]
+            WebsiteMembership.role.label("website_role"),  # type: ignore[attr-defined]
+        )
+        .outerjoin(
+            OrganizationMembership,
+            sa.and_(
+                OrganizationMembership.organization_id == Website.organization_id,  # type: ignore[arg-type]
+                OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
+            ),
+        )
+        .outerjoin(
+            WebsiteMembership,
+            sa.and_(
+                WebsiteMembership.website_id == Website.id,  # type: ignore[arg-type]
+                WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
+            ),
+        )
     )
-    .outerjoin(
-        OrganizationMembership,
-        sa.and_(
-            OrganizationMembership.organization_id == Website.organization_id,  # type: ignore[arg-type]
-            OrganizationMembership.user_id == sa.bindparam("user_id"),  # type: ignore[arg-type]
-        ),
-    )
-    .outerjoin(
-        WebsiteMembership,
-        sa.and_(
-            WebsiteMembership.website_id == Website.id,  # type: ignore[arg-type]
-            WebsiteMembership.user_id == sa.bindparam("user_id"),  # type: ignore[arg-type]
-        ),
-    )
-    .where(Website.id == sa.bindparam("website_id"))  # type: ignore[arg-type]
+
+
+_WEBSITE_WITH_ROLES = websites_with_roles(sa.bindparam("user_id")).where(
+    Website.id == sa.bindparam("website_id")  # type: ignore[arg-type]
 )
 
 

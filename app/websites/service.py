@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
+from app.authz.guards import websites_with_roles
 from app.authz.permissions import Permission
 from app.errors import Conflict, NotFound
 from app.organizations.models import OrganizationMembership
@@ -20,9 +21,6 @@ from app.pagination import Page, PageParams, build_page
 from app.users.models import User
 from app.websites.models import Website, WebsiteMembership
 from app.websites.schemas import WebsitePublic, website_host
-
-_org_role = OrganizationMembership.role.label("org_role")  # type: ignore[attr-defined]
-_site_role = WebsiteMembership.role.label("website_role")  # type: ignore[attr-defined]
 
 
 async def list_readable_websites(
@@ -39,30 +37,8 @@ async def list_readable_websites(
     """
     org_roles, site_roles = policy.granting_roles(Permission.WEBSITE_READ)
     statement = (
-        sa.select(
-            Website.id,  # type: ignore[call-overload]
-            Website.organization_id,
-            Website.name,
-            Website.url,
-            Website.created_at,
-            Website.id.label("cursor_id"),  # type: ignore[attr-defined]
-            _org_role,
-            _site_role,
-        )
-        .outerjoin(
-            OrganizationMembership,
-            sa.and_(
-                OrganizationMembership.organization_id == Website.organization_id,  # type: ignore[arg-type]
-                OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
-            ),
-        )
-        .outerjoin(
-            WebsiteMembership,
-            sa.and_(
-                WebsiteMembership.website_id == Website.id,  # type: ignore[arg-type]
-                WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
-            ),
-        )
+        websites_with_roles(user_id)
+        .add_columns(Website.id.label("cursor_id"))  # type: ignore[attr-defined]
         .where(
             # Two indexed semi-joins rather than an OR over the outer joins, so the planner can
             # walk websites(organization_id, created_at, id) and the website-membership index.
