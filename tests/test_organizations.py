@@ -1,5 +1,6 @@
 """Organization behaviour beyond the permission matrix."""
 
+import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
@@ -296,3 +297,30 @@ class TestCursors:
                 f"{API}/organizations", params={"cursor": cursor}, headers=headers
             )
             assert response.status_code == 422, (fields, org_id)
+
+
+class TestOrganizationListMatchesDetail:
+    @pytest.mark.parametrize("persona", ["org_admin", "org_user", "website_admin", "outsider"])
+    async def test_an_organization_is_listed_exactly_when_its_detail_answers_200(
+        self, client, session, persona
+    ):
+        from tests.factories import create_website
+
+        caller = await create_user(session)
+        roles = {"org_admin": "admin", "org_user": "user"}
+        orgs = [await create_organization(session) for _ in range(2)]
+        if persona in roles:
+            orgs.append(await create_organization(session, members=[(caller, roles[persona])]))
+        if persona == "website_admin":
+            await create_website(session, orgs[0], members=[(caller, "admin")])
+        headers = await token_for(session, caller)
+        listed = {
+            i["id"]
+            for i in (await client.get(f"{API}/organizations", headers=headers)).json()["items"]
+        }
+        readable = {
+            str(o.id)
+            for o in orgs
+            if (await client.get(f"{API}/organizations/{o.id}", headers=headers)).status_code == 200
+        }
+        assert listed == readable
