@@ -142,12 +142,12 @@ def member_public(row: Any) -> MemberPublic:
     )
 
 
-async def _lock_organization(session: AsyncSession, organization_id: UUID) -> None:
+async def _lock_organization(session: AsyncSession, organization_id: UUID) -> bool:
+    """Lock the organization row (serializing admin-set changes); False if it no longer exists."""
     locked = await session.scalar(
         sa.select(Organization.id).where(Organization.id == organization_id).with_for_update()  # type: ignore[arg-type, call-overload]
     )
-    if locked is None:
-        raise NotFound()
+    return locked is not None
 
 
 def _admin_roles(policy: PolicyEngine) -> list[str]:
@@ -204,7 +204,8 @@ async def change_member_role(
     actor_id: UUID,
 ) -> MemberPublic:
     """Give a member another role, keeping an admin."""
-    await _lock_organization(session, organization_id)
+    if not await _lock_organization(session, organization_id):
+        raise NotFound()
     membership = await _membership(session, organization_id, user_id)
     previous = membership.role
     if previous != role:
@@ -238,7 +239,8 @@ async def remove_member(
     actor_id: UUID,
 ) -> None:
     """Remove a member (or let them leave), with their roles on the organization's websites."""
-    await _lock_organization(session, organization_id)
+    if not await _lock_organization(session, organization_id):
+        raise NotFound()
     membership = await _membership(session, organization_id, user_id)
     await _ensure_another_admin(session, policy, organization_id, user_id, None)
     await record_event(
@@ -280,10 +282,7 @@ async def leave_all_organizations(
         )
     ).all()
     for organization_id in organization_ids:
-        locked = await session.scalar(
-            sa.select(Organization.id).where(Organization.id == organization_id).with_for_update()  # type: ignore[arg-type, call-overload]
-        )
-        if locked is None:
+        if not await _lock_organization(session, organization_id):
             continue  # deleted meanwhile
         member_ids = set(
             (
