@@ -13,14 +13,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from app.auth.models import LoginSession
-from app.auth.tokens import create_access_token, hash_token
+from app.auth.tokens import hash_token
 from app.db import create_engine, session_factory, utcnow
 from app.invitations.models import Invitation
 from app.organizations.models import Organization, OrganizationMembership
 from app.users.models import User
 from tests.conftest import TEST_SECRET
-from tests.factories import unique_email
+from tests.factories import token_for, unique_email
 from tests.live import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -60,22 +59,11 @@ async def db(database_url):
 
 
 async def committed_user(sessions) -> tuple[User, dict[str, str]]:
-    async with sessions() as s, s.begin():
+    async with sessions() as s:
         user = User(email=unique_email("race"), hashed_password="x", email_verified_at=utcnow())
         s.add(user)
-        await s.flush()
-        login = LoginSession(user_id=user.id)
-        s.add(login)
-        await s.flush()
-    token = create_access_token(
-        user_id=user.id,
-        session_id=login.id,
-        key=TEST_SECRET,
-        issuer="blokid",
-        audience="blokid-api",
-        lifetime=timedelta(minutes=5),
-    )
-    return user, {"Authorization": f"Bearer {token}"}
+        await s.commit()
+        return user, await token_for(s, user)
 
 
 async def committed_org(sessions, members) -> Organization:
