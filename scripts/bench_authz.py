@@ -529,14 +529,21 @@ class CapturedQuery:
 
 
 async def guard_latency(
-    url: str, policy: PolicyEngine, layout: Layout, iterations: int, warmup: int
+    url: str,
+    policy: PolicyEngine,
+    layout: Layout,
+    iterations: int,
+    warmup: int,
+    *,
+    rollback: bool = False,
 ) -> GuardRun:
     """Time the real website guard (its SQL query plus its decisions) per call, in ms.
 
     The guard is the function behind `WebsiteUpdate`, called directly, so the statement is
     exactly the one in guards.py. Each call gets its own session, as each request does; the
     transaction is begun untimed first because in a request the caller-loading query has
-    already begun it before any guard runs. The guard's statement is captured on the first
+    already begun it before any guard runs, and committed untimed afterwards, as the request
+    that passed its guard commits (or rolled back, with `rollback`, as a failed request is). The guard's statement is captured on the first
     (warm-up) call and then replayed alone, to show how much of the total is the database.
     """
     guard = cast(GuardFunction, website_guard(Permission.WEBSITE_UPDATE).dependency)
@@ -573,7 +580,13 @@ async def guard_latency(
                 elapsed_ms = (time.perf_counter_ns() - started) / 1e6
                 if number == 0:
                     sa.event.remove(engine.sync_engine, "before_cursor_execute", capture)
-                await session.rollback()
+                # A request that passed its guard commits. A rollback also makes psycopg drop
+                # the connection's prepared statements, so the next call parses and plans the
+                # guard's query again: `--rollback` measures that path.
+                if rollback:
+                    await session.rollback()
+                else:
+                    await session.commit()
             if number >= warmup:
                 run.samples_ms.append(elapsed_ms)
                 setattr(run, outcome, getattr(run, outcome) + 1)
@@ -671,6 +684,7 @@ class Options:
     miss_iterations: int
     guard_iterations: int
     guard_warmup: int
+    guard_rollback: bool
     startup_runs: int
     bytecode_cache: str | None
 
@@ -702,7 +716,14 @@ async def measure_decisions(
         await engine.dispose()
     hits = memo_hit_us(policy, options.hit_iterations)
     misses = memo_miss_us(policy, options.miss_iterations)
-    guard = await guard_latency(url, policy, layout, options.guard_iterations, options.guard_warmup)
+    guard = await guard_latency(
+        url,
+        policy,
+        layout,
+        options.guard_iterations,
+        options.guard_warmup,
+        rollback=options.guard_rollback,
+    )
     return hits, misses, guard
 
 
@@ -895,6 +916,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--guard-iterations", type=int, default=2_000, metavar="N")
     parser.add_argument("--guard-warmup", type=int, default=200, metavar="N")
     parser.add_argument(
+        "--rollback",
+        action="store_true",
+        help="roll back each guard sample's transaction (a failed request) instead of committing",
+    )
+    parser.add_argument(
         "--startup-runs", type=int, default=8, metavar="N", help="fresh workers per size (median)"
     )
     parser.add_argument(
@@ -920,12 +946,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             miss_iterations=args.miss_iterations,
             guard_iterations=args.guard_iterations,
             guard_warmup=args.guard_warmup,
+            guard_rollback=args.rollback,
             startup_runs=args.startup_runs,
             bytecode_cache=None if args.cold_imports else cache,
         )
         results = run(admin_url, args.sizes, options, keep=args.keep)
     imports = "compiled from source" if args.cold_imports else "bytecode cached"
-    print(f"\nAuthorization benchmark: {host}; worker imports {imports}")
+    ending = "rolled back" if args.rollback else "committed"
+    print(
+        f"\nAuthorization benchmark: {host}; worker imports {imports}; guard transactions {ending}"
+    )
     print(f"Load average (1 min) before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n")
     print(table(results))
     print("\nTargets:")
