@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger("app.errors")
 
@@ -196,9 +197,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     }
     code = codes.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = exc.headers
     if exc.status_code == 404:
         detail = "The resource does not exist."
-    return problem_response(exc.status_code, code, detail, headers=exc.headers)
+    elif exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(exc.status_code, code, detail, headers=headers)
+
+
+_HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette answers 405 from the first route whose path matches, so its Allow header names
+    # that route's methods only; a path served by several routes (GET and DELETE on one id) would
+    # advertise one of them. Ask every route whether it would take the request with each method.
+    allowed = []
+    for method in _HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

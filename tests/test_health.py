@@ -1,5 +1,7 @@
 """Health endpoints and the error shape of the foundation."""
 
+from uuid import uuid4
+
 import pytest
 
 
@@ -33,6 +35,14 @@ class TestErrorShape:
         response = await client.delete("/health")
         assert response.status_code == 405
         assert response.json()["code"] == "method_not_allowed"
+        assert response.headers["allow"] == "GET"
+
+    async def test_405_allow_lists_every_route_on_the_path(self, client):
+        # Detail, replace, change and delete of a website are four routes on one path.
+        response = await client.post(f"/api/v1/websites/{uuid4()}")
+        assert response.status_code == 405
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["allow"] == "DELETE, GET, PATCH, PUT"
 
     async def test_malformed_json_is_422(self, client):
         response = await client.post(
