@@ -20,18 +20,19 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 from uuid import UUID
 
 import casbin
 from casbin.rbac import RoleManager
 
-from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
+from app.authz.permissions import WEBSITE_PERMISSIONS, MembershipRole, Permission
 from app.authz.policy import MODEL_PATH, PolicyRow
 
 ORG_KIND = "org"
 WEBSITE_KIND = "website"
 NO_WEBSITE = "website:none"
-MEMBERSHIP_ROLES = ("admin", "user")
+MEMBERSHIP_ROLES: tuple[str, ...] = get_args(MembershipRole)
 
 
 def casbin_role(kind: str, role: str) -> str:

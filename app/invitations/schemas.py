@@ -6,9 +6,9 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.authz.permissions import MembershipRole
 from app.types import EmailAddress, StrictModel, Token
 
-MembershipRole = Literal["admin", "user"]
 InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
 
 

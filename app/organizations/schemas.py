@@ -1,14 +1,12 @@
 """Bodies of the organization routes."""
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.authz.permissions import MembershipRole
 from app.types import Name, StrictModel
-
-MembershipRole = Literal["admin", "user"]
 
 
 class OrganizationIn(StrictModel):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
-from app.authz.permissions import Permission
+from app.authz.permissions import MembershipRole, Permission
 from app.errors import Conflict, NotFound
 from app.organizations.models import Organization, OrganizationMembership
 from app.organizations.schemas import AuditEventPublic, MemberPublic, MemberUser, OrganizationPublic
@@ -23,7 +23,7 @@ from app.pagination import Page, PageParams, build_page
 from app.users.models import User
 from app.websites.models import Website, WebsiteMembership
 
-OWNER_ROLE = "admin"
+OWNER_ROLE: MembershipRole = "admin"
 Membership = OrganizationMembership
 
 

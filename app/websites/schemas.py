@@ -2,13 +2,14 @@
 
 import ipaddress
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import idna
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
+from app.authz.permissions import MembershipRole
 from app.types import Name, StrictModel
 
 
@@ -60,7 +61,6 @@ def _check_url(url: str) -> str:
 
 
 WebsiteUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_url)]
-MembershipRole = Literal["admin", "user"]
 
 
 class WebsiteIn(StrictModel):
