@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import exc as sa_orm_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -221,6 +222,10 @@ def _allowed_methods(request: Request) -> str:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, sa_orm_exc.StaleDataError):
+        # A flush found its row gone: another request deleted it after this one read it. The
+        # transaction is rolled back; to this client the resource no longer exists.
+        return problem_response(404, "not_found", "The resource does not exist.", request=request)
     # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
     # through (psycopg's DataError family): they are the client's input, not our failure.
     if isinstance(exc, sa_exc.DataError):

@@ -18,6 +18,7 @@ from app.db import create_engine, session_factory, utcnow
 from app.invitations.models import Invitation
 from app.organizations.models import Organization, OrganizationMembership
 from app.users.models import User
+from app.websites.models import Website
 from tests.conftest import TEST_SECRET
 from tests.factories import token_for, unique_email
 from tests.live import free_port, wait_ready
@@ -190,3 +191,66 @@ async def test_revoke_racing_accept_is_consistent(server, db):
                     sa.select(Invitation.status).where(Invitation.id == invitation_id)
                 )
             assert (member, status) in ((1, "accepted"), (0, "revoked"))
+
+
+async def committed_website(sessions, org: Organization) -> Website:
+    async with sessions() as s, s.begin():
+        website = Website(organization_id=org.id, name="Race", url="https://race.example")
+        website.host = "race.example"
+        s.add(website)
+    return website
+
+
+async def answer_while_row_is_being_deleted(db, delete_statement, request) -> httpx.Response:
+    """Send `request` while another transaction holds an uncommitted delete of the row it
+    changes; commit the delete once the request is waiting for the row, and return its answer."""
+    async with db() as s:
+        await s.execute(delete_statement)
+        pending = asyncio.ensure_future(request)
+        # The request's guard or caller check reads the row (the delete is not visible yet), then
+        # its write waits for the row lock held here.
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        await s.commit()
+    return await pending
+
+
+class TestWriteRacingDelete:
+    """A change whose row is deleted by another request between reading and writing it answers
+    404 (the resource is gone), never 500."""
+
+    async def test_website_update(self, server, db):
+        admin, headers = await committed_user(db)
+        org = await committed_org(db, [(admin, "admin")])
+        website = await committed_website(db, org)
+        async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+            response = await answer_while_row_is_being_deleted(
+                db,
+                sa.delete(Website).where(Website.id == website.id),
+                http.patch(f"/api/v1/websites/{website.id}", json={"name": "x"}, headers=headers),
+            )
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+
+    async def test_organization_rename(self, server, db):
+        admin, headers = await committed_user(db)
+        org = await committed_org(db, [(admin, "admin")])
+        async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+            response = await answer_while_row_is_being_deleted(
+                db,
+                sa.delete(Organization).where(Organization.id == org.id),
+                http.put(f"/api/v1/organizations/{org.id}", json={"name": "x"}, headers=headers),
+            )
+        assert response.status_code == 404, response.text
+
+    async def test_profile_update_of_a_deleted_account(self, server, db):
+        # The caller check reads the user before the delete commits; the flush then finds no row.
+        user, headers = await committed_user(db)
+        async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+            response = await answer_while_row_is_being_deleted(
+                db,
+                sa.delete(User).where(User.id == user.id),
+                http.patch("/api/v1/users/me", json={"full_name": "x"}, headers=headers),
+            )
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")

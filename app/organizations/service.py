@@ -80,12 +80,15 @@ async def list_organizations(
 
 
 async def rename_organization(session: AsyncSession, organization_id: UUID, name: str) -> None:
-    """Set the organization's name."""
-    await session.execute(
+    """Set the organization's name (404 when it was deleted since the guard read it)."""
+    renamed = await session.scalar(
         sa.update(Organization)
         .where(Organization.id == organization_id)  # type: ignore[arg-type]
         .values(name=name, updated_at=sa.func.now())
+        .returning(Organization.id)  # type: ignore[call-overload]
     )
+    if renamed is None:
+        raise NotFound()
 
 
 async def delete_organization(session: AsyncSession, organization_id: UUID, actor_id: UUID) -> None:

@@ -114,7 +114,9 @@ async def update_website(
     session: AsyncSession, website_id: UUID, *, name: str | None, url: str | None
 ) -> Website:
     """Change the fields given (409 `website_exists` when the new host is taken in the org)."""
-    website = await session.get(Website, website_id)
+    # Locked, so a delete running at the same time either waits for this change or has already
+    # removed the row, which then answers 404.
+    website = await session.get(Website, website_id, with_for_update=True)
     if website is None:
         raise NotFound()
     if name is not None:
