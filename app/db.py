@@ -67,6 +67,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=10,
         # Statement parameters can hold password and token hashes: keep them out of error logs.
         hide_parameters=True,
+        # Timestamps leave the API in UTC whatever the server's or database's default time zone:
+        # the session time zone decides the offset psycopg gives to the datetimes it reads.
+        connect_args={"options": "-c TimeZone=UTC"},
     )
 
 

@@ -135,3 +135,38 @@ class TestOpenApi:
                         assert "application/problem+json" in operation["responses"][code]["content"]
         assert len(operation_ids) == len(set(operation_ids))
         assert all("__" not in op for op in operation_ids)
+
+
+class TestTimeZone:
+    async def test_timestamps_are_read_in_utc_whatever_the_database_default(self, empty_database):
+        import psycopg
+        from psycopg import sql
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from app.db import create_engine
+
+        name = make_url(empty_database).database
+        with psycopg.connect(empty_database, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("ALTER DATABASE {} SET timezone = 'Asia/Kolkata'").format(
+                    sql.Identifier(name)
+                )
+            )
+            # Without the engine's setting a new connection reads +05:30 offsets.
+        with psycopg.connect(empty_database) as connection:
+            local = connection.execute("SELECT now()").fetchone()
+        assert local is not None
+        assert local[0].utcoffset().total_seconds() == 19800
+
+        engine = create_engine(empty_database, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                now = await connection.scalar(text("SELECT now()"))
+                raw = await connection.get_raw_connection()
+                cursor = await raw.driver_connection.execute("SELECT now()")  # type: ignore[union-attr]
+                driver_now = (await cursor.fetchone())[0]
+        finally:
+            await engine.dispose()
+        assert now.utcoffset().total_seconds() == 0
+        assert driver_now.utcoffset().total_seconds() == 0
