@@ -25,6 +25,8 @@ from tests.factories import (
 
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
+# Strings no token ever looks like: each is a bad token (400 or 401), not a malformed body.
+NEVER_ISSUED_TOKENS = ["garbage", "", "x" * 2000, "héllo", "a\u0000b", "tab\tand\nnewline"]
 
 
 async def register(client, email, password=PASSWORD, **extra):
@@ -263,8 +265,18 @@ class TestRefresh:
         )
         assert me.status_code == 401
 
-    async def test_unknown_token_is_401(self, client):
-        response = await client.post("/api/v1/auth/refresh", json={"refresh_token": "nonsense"})
+    @pytest.mark.parametrize("token", NEVER_ISSUED_TOKENS)
+    async def test_unknown_token_is_401(self, client, token):
+        response = await client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    async def test_an_access_token_is_not_a_refresh_token(self, client, session):
+        user = await create_user(session)
+        pair = await login(client, user.email)
+        response = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": pair["access_token"]}
+        )
         assert response.status_code == 401
 
     async def test_empty_body_is_422(self, client):
@@ -312,9 +324,10 @@ class TestLogout:
     async def test_unknown_token_is_204_and_changes_nothing(self, client, session):
         user = await create_user(session)
         pair = await login(client, user.email)
-        assert (
-            await client.post("/api/v1/auth/logout", json={"refresh_token": "nope"})
-        ).status_code == 204
+        for token in NEVER_ISSUED_TOKENS:
+            assert (
+                await client.post("/api/v1/auth/logout", json={"refresh_token": token})
+            ).status_code == 204
         assert (
             await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
         ).status_code == 200
@@ -351,12 +364,13 @@ class TestVerifyEmail:
         response = await client.post("/api/v1/auth/verify-email", json={"token": reset})
         assert response.status_code == 400
 
-    @pytest.mark.parametrize("token", ["garbage", "x" * 200])
+    @pytest.mark.parametrize("token", NEVER_ISSUED_TOKENS)
     async def test_unknown_token_is_400(self, client, token):
         response = await client.post("/api/v1/auth/verify-email", json={"token": token})
         assert response.status_code == 400
+        assert response.json()["code"] == "invalid_or_expired_token"
 
-    @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": "a\u0000b"}, {"token": 5}])
+    @pytest.mark.parametrize("body", [{}, {"token": 5}, {"token": None}, {"token": ["x"]}])
     async def test_malformed_body_is_422(self, client, body):
         assert (await client.post("/api/v1/auth/verify-email", json=body)).status_code == 422
 
@@ -431,6 +445,14 @@ class TestPasswordReset:
             "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
         )
         assert response.status_code == 400
+
+    @pytest.mark.parametrize("token", NEVER_ISSUED_TOKENS)
+    async def test_never_issued_token_is_400(self, client, token):
+        response = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "quiet-lantern-31"}
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_or_expired_token"
 
     async def test_expired_reset_token_is_400(self, client, session):
         user = await create_user(session)

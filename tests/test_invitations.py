@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.db import utcnow
@@ -154,6 +155,15 @@ class TestInvite:
 
 
 class TestAccept:
+    @pytest.mark.parametrize("token", ["", "x" * 2000, "héllo", "a\u0000b"])
+    async def test_never_issued_token_is_400(self, client, session, token):
+        headers = await token_for(session, await create_user(session))
+        response = await client.post(
+            f"{API}/invitations/accept", json={"token": token}, headers=headers
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_or_expired_token"
+
     async def _invited(self, client, session, role="user", website=False):
         admin, org, headers = await setup_org(session)
         invitee = await create_user(session)
