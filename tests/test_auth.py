@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.auth.models import AccountToken, LoginSession
 from app.db import utcnow
+from app.mail.models import OutboxMail
 from app.organizations.models import Organization, OrganizationMembership
 from app.users.models import User
 from tests.conftest import TEST_SECRET
@@ -20,6 +21,7 @@ from tests.factories import (
     latest_token,
     login,
     outbox_for,
+    row_count,
     unique_email,
 )
 
@@ -389,6 +391,27 @@ class TestVerifyEmail:
         verified = await create_user(session)
         await client.post("/api/v1/auth/verify-email/resend", json={"email": verified.email})
         assert await outbox_for(session, verified.email) == []
+
+    @pytest.mark.parametrize("path", ["verify-email/resend", "forgot-password"])
+    @pytest.mark.parametrize("text", ["not-an-email", "", "a@", "x" * 400 + "@example.com"])
+    async def test_a_string_that_is_no_address_is_202_too_and_mails_nothing(
+        self, client, session, path, text
+    ):
+        before = await row_count(session, OutboxMail)
+        response = await client.post(f"/api/v1/auth/{path}", json={"email": text})
+        assert response.status_code == 202
+        assert (
+            response.json()
+            == (await client.post(f"/api/v1/auth/{path}", json={"email": unique_email()})).json()
+        )
+        assert await row_count(session, OutboxMail) == before
+
+    @pytest.mark.parametrize("path", ["verify-email/resend", "forgot-password"])
+    @pytest.mark.parametrize(
+        "body", [{}, {"email": 5}, {"email": None}, {"email": "a@b.c", "x": 1}]
+    )
+    async def test_a_malformed_body_is_422(self, client, path, body):
+        assert (await client.post(f"/api/v1/auth/{path}", json=body)).status_code == 422
 
 
 class TestPasswordReset:

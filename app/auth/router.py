@@ -10,7 +10,7 @@ from app.auth.dependencies import AppSettings
 from app.auth.ratelimit import RateLimiter
 from app.auth.schemas import (
     Accepted,
-    EmailIn,
+    MailRequestIn,
     RefreshIn,
     RegisterIn,
     ResetPasswordIn,
@@ -124,6 +124,14 @@ async def verify_email(body: TokenIn, session: Session, settings: AppSettings) -
     return UserPublic.of(user)
 
 
+def _address_or_none(text: str) -> str | None:
+    # A string that is not an email address has no account: nothing to mail, still 202.
+    try:
+        return normalize_email(text)
+    except ValueError:
+        return None
+
+
 @router.post(
     "/verify-email/resend",
     status_code=status.HTTP_202_ACCEPTED,
@@ -131,12 +139,17 @@ async def verify_email(body: TokenIn, session: Session, settings: AppSettings) -
     responses=error_responses(422, 429),
 )
 async def resend_verification(
-    body: EmailIn, request: Request, session: Session, settings: AppSettings, limiter: Limiter
+    body: MailRequestIn,
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
 ) -> Accepted:
     """Mail a new verification link if the address has an unverified account."""
     await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
-    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
-    await service.resend_verification(session, settings, email=body.email)
+    if (email := _address_or_none(body.email)) is not None:
+        await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
+        await service.resend_verification(session, settings, email=email)
     return MAIL_ACCEPTED
 
 
@@ -147,12 +160,17 @@ async def resend_verification(
     responses=error_responses(422, 429),
 )
 async def forgot_password(
-    body: EmailIn, request: Request, session: Session, settings: AppSettings, limiter: Limiter
+    body: MailRequestIn,
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
 ) -> Accepted:
     """Mail a password reset link if the address has an account."""
     await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
-    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
-    await service.forgot_password(session, settings, email=body.email)
+    if (email := _address_or_none(body.email)) is not None:
+        await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
+        await service.forgot_password(session, settings, email=email)
     return MAIL_ACCEPTED
 
 

@@ -32,8 +32,11 @@ class TokenIn(StrictModel):
     token: Token
 
 
-class EmailIn(StrictModel):
-    email: EmailAddress
+class MailRequestIn(StrictModel):
+    """An address to mail a link to. Any string is taken: the answer is `202` whether or not it
+    is an address with an account, and a string that is not an address simply has none."""
+
+    email: str
 
 
 class ResetPasswordIn(StrictModel):
