@@ -63,7 +63,7 @@ class TestRegister:
             .join(User, User.id == OrganizationMembership.user_id)
             .where(User.email == email)
         )
-        assert name == "Blue Sky"
+        assert name == "  Blue Sky  "  # stored exactly as sent
 
     async def test_taken_address_answers_the_same_and_mails_the_owner(self, client, session):
         email = unique_email()

@@ -29,7 +29,7 @@ class TestCreateAndList:
         assert response.status_code == 201
         body = response.json()
         assert body["my_role"] == "admin"
-        assert body["name"] == "Tab\u00a0Co"
+        assert body["name"] == " Tab\u00a0Co "  # exactly as sent
         assert response.headers["location"] == f"/api/v1/organizations/{body['id']}"
         assert (await client.get(response.headers["location"], headers=headers)).json() == body
 

@@ -49,6 +49,13 @@ class TestProfile:
         assert response.status_code == 200
         assert response.json()["full_name"] == "Kept"
 
+    async def test_patch_null_clears_the_name(self, client, session):
+        caller = await logged_in_user(session, client, full_name="Gone soon")
+        response = await client.patch(ME, json={"full_name": None}, headers=caller.headers)
+        assert response.status_code == 200
+        assert response.json()["full_name"] is None
+        assert (await client.get(ME, headers=caller.headers)).json()["full_name"] is None
+
     async def test_anonymous_is_401(self, client):
         assert (await client.get(ME)).status_code == 401
 

@@ -21,7 +21,9 @@ class Organization(SQLModel, table=True):
     __tablename__ = "organizations"
 
     id: UUID = uuid_pk()
-    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    # Names are kept exactly as sent, surrounding whitespace included, so only their trimmed
+    # length is bounded (by validation).
+    name: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = created_at_column()
     updated_at: datetime = created_at_column()
 

@@ -6,14 +6,14 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from app.authz.permissions import MembershipRole
-from app.types import Name, StrictModel
+from app.types import Name, PatchModel, StrictModel
 
 
 class OrganizationIn(StrictModel):
     name: Name
 
 
-class OrganizationPatch(StrictModel):
+class OrganizationPatch(PatchModel):
     name: Name | None = None
 
 

@@ -18,7 +18,8 @@ class User(SQLModel, table=True):
     id: UUID = uuid_pk()
     email: str = Field(sa_column=sa.Column(sa.String(254), nullable=False, unique=True))
     hashed_password: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    full_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    # Kept exactly as sent; validation bounds its trimmed length.
+    full_name: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     email_verified_at: datetime | None = Field(
         default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
     )

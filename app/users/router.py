@@ -20,7 +20,9 @@ async def get_me(caller: CurrentCaller) -> UserPublic:
 
 @router.patch("", operation_id="update_me", responses=error_responses(401, 422))
 async def update_me(body: UserUpdate, caller: CurrentCaller, session: Session) -> UserPublic:
-    """Change the caller's full name."""
+    """Change the caller's full name (`null` clears it)."""
+    if "full_name" not in body.model_fields_set:
+        return UserPublic.of(caller.user)
     return UserPublic.of(
         await service.update_profile(session, caller.user, full_name=body.full_name)
     )

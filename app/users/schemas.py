@@ -30,6 +30,8 @@ class UserPublic(BaseModel):
 
 
 class UserUpdate(StrictModel):
+    """`full_name` given changes it; `null` clears it; left out keeps it."""
+
     full_name: Name | None = None
 
 

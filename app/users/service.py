@@ -13,9 +13,7 @@ from app.users.models import User
 
 
 async def update_profile(session: AsyncSession, user: User, *, full_name: str | None) -> User:
-    """Set the user's full name (None leaves it as it is)."""
-    if full_name is None:
-        return user
+    """Set the user's full name (None clears it)."""
     user.full_name = full_name
     user.updated_at = utcnow()
     await session.flush()

@@ -28,7 +28,9 @@ class Website(SQLModel, table=True):
             sa.Uuid, sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
         )
     )
-    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    # Names are kept exactly as sent, surrounding whitespace included, so only their trimmed
+    # length is bounded (by validation).
+    name: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     host: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     created_at: datetime = created_at_column()

@@ -10,7 +10,7 @@ import idna
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from app.authz.permissions import MembershipRole
-from app.types import Name, StrictModel
+from app.types import Name, PatchModel, StrictModel
 
 
 def website_host(url: str) -> str:
@@ -68,7 +68,7 @@ class WebsiteIn(StrictModel):
     url: WebsiteUrl
 
 
-class WebsitePatch(StrictModel):
+class WebsitePatch(PatchModel):
     name: Name | None = None
     url: WebsiteUrl | None = None
 

@@ -1,0 +1,119 @@
+"""The name rule shared by organizations, websites and users: 1 to 100 characters once
+trimmed, no control characters, stored and returned exactly as sent."""
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from app.types import NAME_PATTERN, Name
+from tests.factories import create_organization, create_website, logged_in_user
+
+API = "/api/v1"
+NAME = TypeAdapter(Name)
+ACCEPTED = [
+    "a",
+    "a" * 100,
+    "  Blue Sky  ",
+    " " * 500 + "x" * 100 + "\u3000" * 3,  # trimmed length 100: the surroundings do not count
+    "Zoë, (Ltd) #1 * 名前 😀",
+    "right\u202eto-left",  # a format character, not a control character
+]
+REFUSED = [
+    "",
+    "   ",
+    "\u3000\u00a0",
+    "a" * 101,
+    " " + "a" * 101 + " ",
+    "a\tb",
+    "\tleading tab",
+    "trailing newline\n",
+    "unit\x1fseparator",
+    "next\x85line",
+    "line\u2028separator",
+    "nul\x00",
+]
+
+
+def test_the_published_pattern_is_the_rule():
+    pattern = re.compile(NAME_PATTERN)
+    for text in ACCEPTED:
+        assert pattern.fullmatch(text), text
+        assert NAME.validate_python(text) == text
+    for text in REFUSED:
+        assert not pattern.fullmatch(text), text
+        with pytest.raises(ValidationError):
+            NAME.validate_python(text)
+
+
+@given(st.text(max_size=130))
+def test_pattern_and_validator_agree_on_any_text(text):
+    try:
+        NAME.validate_python(text)
+        valid = True
+    except ValidationError:
+        valid = False
+    assert valid == bool(re.fullmatch(NAME_PATTERN, text))
+
+
+class TestOverHttp:
+    @pytest.mark.parametrize("name", ACCEPTED)
+    async def test_organization_name_round_trips_exactly(self, client, session, name):
+        caller = await logged_in_user(session, client)
+        created = await client.post(
+            f"{API}/organizations", json={"name": name}, headers=caller.headers
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["name"] == name
+        read = await client.get(created.headers["location"], headers=caller.headers)
+        assert read.json()["name"] == name
+
+    @pytest.mark.parametrize("name", REFUSED)
+    async def test_refused_names_are_422_for_every_kind_of_name(self, client, session, name):
+        caller = await logged_in_user(session, client)
+        org = await create_organization(session, members=[(caller.user, "admin")])
+        website = await create_website(session, org)
+        for method, path, body in (
+            ("POST", f"{API}/organizations", {"name": name}),
+            ("PATCH", f"{API}/organizations/{org.id}", {"name": name}),
+            ("PATCH", f"{API}/websites/{website.id}", {"name": name}),
+            ("PATCH", f"{API}/users/me", {"full_name": name}),
+        ):
+            response = await client.request(method, path, json=body, headers=caller.headers)
+            assert response.status_code == 422, (path, name)
+            assert response.json()["code"] == "validation_error"
+        assert (await client.get(f"{API}/organizations/{org.id}", headers=caller.headers)).json()[
+            "name"
+        ] == org.name
+
+
+class TestPatchNull:
+    async def test_null_is_refused_where_a_field_cannot_be_emptied(self, client, session):
+        caller = await logged_in_user(session, client)
+        org = await create_organization(session, members=[(caller.user, "admin")])
+        website = await create_website(session, org)
+        for path, body in (
+            (f"{API}/organizations/{org.id}", {"name": None}),
+            (f"{API}/websites/{website.id}", {"name": None}),
+            (f"{API}/websites/{website.id}", {"url": None}),
+            (f"{API}/websites/{website.id}", {"name": "kept?", "url": None}),
+        ):
+            response = await client.patch(path, json=body, headers=caller.headers)
+            assert response.status_code == 422, (path, body)
+            assert response.json()["errors"][0]["loc"][-1] in body
+        site = (await client.get(f"{API}/websites/{website.id}", headers=caller.headers)).json()
+        assert (site["name"], site["url"]) == (website.name, website.url)
+
+    async def test_openapi_shows_patch_fields_as_not_nullable(self, client):
+        schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+        for model, fields in (
+            ("OrganizationPatch", ["name"]),
+            ("WebsitePatch", ["name", "url"]),
+        ):
+            for field in fields:
+                schema = schemas[model]["properties"][field]
+                assert "anyOf" not in schema, (model, schema)
+                assert schema["type"] == "string", (model, schema)
+        assert schemas["OrganizationPatch"]["properties"]["name"]["pattern"] == NAME_PATTERN
