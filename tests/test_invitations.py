@@ -94,6 +94,28 @@ class TestInvite:
             )
         ).status_code == 201
 
+    async def test_revoking_an_expired_invitation_is_409_and_it_stays_expired(
+        self, client, session
+    ):
+        _, org, headers = await setup_org(session)
+        created = await client.post(
+            f"{API}/organizations/{org.id}/invitations",
+            json={"email": unique_email(), "role": "user"},
+            headers=headers,
+        )
+        await session.execute(
+            sa.update(Invitation)
+            .where(Invitation.id == created.json()["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        # Committed, so the refused request's rollback does not take the change with it.
+        await session.commit()
+        location = f"{API}/organizations/{org.id}/invitations/{created.json()['id']}"
+        revoke = await client.delete(location, headers=headers)
+        assert revoke.status_code == 409
+        assert revoke.json()["code"] == "invitation_not_pending"
+        assert (await client.get(location, headers=headers)).json()["status"] == "expired"
+
     async def test_bad_bodies_are_422(self, client, session):
         _, org, headers = await setup_org(session)
         for body in (

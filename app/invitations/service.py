@@ -191,7 +191,8 @@ async def revoke(
     )
     if invitation is None:
         raise NotFound("No such invitation.")
-    if invitation.status != PENDING:
+    if invitation.status != PENDING or invitation.expires_at <= utcnow():
+        # An expired invitation already grants nothing; it keeps showing as expired.
         raise Conflict("The invitation is no longer pending.", code="invitation_not_pending")
     invitation.status = "revoked"
     invitation.responded_at = utcnow()
