@@ -25,6 +25,10 @@ class TestUrls:
             ("http://bücher.de", "xn--bcher-kva.de"),
             ("https://example.com:8443/", "example.com"),
             ("http://127.0.0.1:8000/", "127.0.0.1"),
+            ("https://example.com./", "example.com"),
+            ("http://127.0.0.1./", "127.0.0.1"),
+            ("http://[::FFFF:1.2.3.4]/", "::ffff:102:304"),
+            ("https://example.com:/", "example.com"),
         ],
     )
     def test_host_is_normalized(self, url, host):
@@ -41,6 +45,25 @@ class TestUrls:
             "http://a\nb.com",
             "https://example.com:99999/",
             "https://" + "a" * 2050 + ".com",
+            # Read differently by browsers and URL parsers, or not URLs at all.
+            "http://bs.example.com\\@evil.example.com/",
+            "http://example.com\\path",
+            "http://[::1]x/",
+            "http://[v1.fe]/",
+            "http://x[::1]/",
+            "http://a:1:2/",
+            "http://example.com../",
+            "http://.example.com/",
+            "http://a..b.example/",
+            # Credentials in the URL.
+            "https://user:pass@example.com/",
+            "https://bank.example@evil.example/",
+            # Numeric last labels that browsers read as IPv4 in other notations.
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://2130706433/",
+            "http://127.1/",
+            "http://1.2.3.0x4/",
         ],
     )
     async def test_invalid_urls_are_422(self, client, session, url):

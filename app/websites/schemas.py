@@ -1,6 +1,7 @@
 """Bodies of the website routes, and URL validation."""
 
 import ipaddress
+import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -12,37 +13,69 @@ from pydantic import AfterValidator, BaseModel, StringConstraints
 from app.authz.permissions import MembershipRole
 from app.types import Name, PatchModel, StrictModel
 
+# The authority after the scheme: a bracketed IPv6 address or a name / IPv4 address, then an
+# optional port. Anything else there (junk after a bracket, a second colon) is not a URL a browser
+# and this service would read the same way.
+_AUTHORITY = re.compile(r"(?:\[(?P<ipv6>[^\[\]]*)\]|(?P<name>[^\[\]:@]*))(?::(?P<port>[0-9]*))?")
+# WHATWG URL parsing reads a host whose last label is a number as an IPv4 address, in any of the
+# forms `0x7f.1`, `0177.0.0.1` or `2130706433`; only dotted decimal is accepted here.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
+
 
 def website_host(url: str) -> str:
     """The normalized host of an absolute http(s) URL (lowercase, IDNA); ValueError otherwise."""
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         raise ValueError("must not contain spaces or control characters")
+    if "\\" in url:
+        # Browsers read a backslash as a slash, so `http://a.example\@b.example` opens a.example
+        # while a URL parser finds the host b.example.
+        raise ValueError("must not contain a backslash")
     try:
         parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
         raise ValueError("is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http or https URL")
+    if "@" in parts.netloc:
+        # Credentials would be shown to every reader of the website, and `https://bank@evil`
+        # reads as another host than the one it opens.
+        raise ValueError("must not contain a user name or password")
+    authority = _AUTHORITY.fullmatch(parts.netloc)
+    if authority is None:
+        raise ValueError("is not a valid URL")
+    port = authority["port"]
+    if port and int(port) > 65535:
+        raise ValueError("has an invalid port")
+    if authority["ipv6"] is not None:
+        return _ipv6_host(authority["ipv6"])
+    return _name_host(authority["name"])
+
+
+def _ipv6_host(address: str) -> str:
+    if "%" in address:
+        raise ValueError("must not carry an IPv6 zone id")
+    try:
+        return ipaddress.IPv6Address(address).compressed
+    except ValueError:
+        raise ValueError("has an invalid IPv6 address") from None
+
+
+def _name_host(hostname: str) -> str:
     if not hostname:
         raise ValueError("must have a host")
+    # One trailing dot names the same host (the DNS root); an empty label anywhere else is an error.
+    labels = (hostname[:-1] if hostname.endswith(".") else hostname).split(".")
+    if "" in labels:
+        raise ValueError("has an empty label in its host name")
     if not hostname.isascii() and not _looks_like_name(hostname):
         raise ValueError("has an invalid host name")
-    if ":" in hostname:
-        if "%" in hostname:
-            raise ValueError("must not carry an IPv6 zone id")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
         try:
-            return ipaddress.IPv6Address(hostname).compressed
-        except ValueError:
-            raise ValueError("has an invalid IPv6 address") from None
-    if hostname.replace(".", "").isascii() and hostname.replace(".", "").isdigit():
-        try:
-            return str(ipaddress.IPv4Address(hostname))
+            return str(ipaddress.IPv4Address(".".join(labels)))
         except ValueError:
             raise ValueError("has an invalid IPv4 address") from None
     try:
-        host = idna.encode(hostname.rstrip("."), uts46=True).decode("ascii").lower()
+        host = idna.encode(".".join(labels), uts46=True).decode("ascii").lower()
     except idna.IDNAError:
         raise ValueError("has an invalid host name") from None
     if len(host) > 253:
