@@ -280,14 +280,43 @@ async def _database_error_or_unexpected(request: Request, exc: Exception) -> JSO
     return await _unexpected_error(request, exc)
 
 
+_STRING = {"schema": {"type": "string"}}
+# Headers the service always sends with these statuses.
+_RESPONSE_HEADERS: dict[str, dict[str, dict[str, Any]]] = {
+    "201": {"Location": {**_STRING, "required": True, "description": "The new resource's path."}},
+    "401": {
+        "WWW-Authenticate": {**_STRING, "required": True, "description": "`Bearer`."},
+    },
+    "429": {
+        "Retry-After": {**_STRING, "required": True, "description": "Seconds to wait."},
+    },
+    "503": {
+        "Retry-After": {**_STRING, "required": True, "description": "Seconds to wait."},
+    },
+}
+
+
 def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare every 4xx/5xx response body of the OpenAPI document as problem+json."""
+    """Complete FastAPI's OpenAPI document with what the service does for every route: 4xx/5xx
+    bodies are problem+json, some statuses always carry a header (`Location` on 201,
+    `WWW-Authenticate` on 401, `Retry-After` on 429 and 503), and a route that takes a body
+    answers 413 to one over the size limit."""
     for operation_map in schema.get("paths", {}).values():
         for operation in operation_map.values():
-            for code, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation and "413" not in responses:
+                responses["413"] = {
+                    "description": "Content Too Large",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    },
+                }
+            for code, response in responses.items():
                 content = response.get("content")
                 if code[:1] in ("4", "5") and content and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
+                if code in _RESPONSE_HEADERS:
+                    response.setdefault("headers", {}).update(_RESPONSE_HEADERS[code])
     return schema
 
 

@@ -136,6 +136,32 @@ class TestOpenApi:
         assert len(operation_ids) == len(set(operation_ids))
         assert all("__" not in op for op in operation_ids)
 
+    async def test_headers_and_limits_the_service_always_applies_are_declared(self, client):
+        spec = (await client.get("/openapi.json")).json()
+        expected = {"201": "Location", "401": "WWW-Authenticate", "429": "Retry-After"}
+        seen = set()
+        for path, methods in spec["paths"].items():
+            for method, operation in methods.items():
+                responses = operation["responses"]
+                for code, header in expected.items():
+                    if code in responses:
+                        seen.add(code)
+                        assert responses[code]["headers"][header]["required"], (method, path)
+                if "requestBody" in operation:
+                    assert "application/problem+json" in responses["413"]["content"], (method, path)
+        assert seen == set(expected)
+
+    async def test_bodies_publish_the_rules_they_are_checked_with(self, client):
+        schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+        password = schemas["RegisterIn"]["properties"]["password"]
+        assert (password["minLength"], password["maxLength"]) == (8, 128)
+        assert set(schemas["TokenPair"]["required"]) == {
+            "access_token",
+            "refresh_token",
+            "token_type",
+            "expires_in",
+        }
+
 
 class TestTimeZone:
     async def test_timestamps_are_read_in_utc_whatever_the_database_default(self, empty_database):

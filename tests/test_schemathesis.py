@@ -229,11 +229,9 @@ def problem_json_errors(ctx: Any, response: Any, case: Any) -> None:
 
 
 # Left out, on purpose:
-# - positive_data_acceptance: the schema is looser than the validators (names of 1 to 100
-#   characters after trimming are documented as maxLength 1000, tokens are opaque, wrong
-#   passwords are 400): schema-valid but rule-breaking requests rightly answer 400/422.
-# - allow_header_conformance: a 405's `Allow` lists only the methods of the first route matched
-#   (Starlette), not every method of the path; reported, but not part of this contract.
+# - positive_data_acceptance: schema-valid requests may rightly answer 400-422: tokens are opaque
+#   (an unknown one is 400 or 401), wrong passwords are 400, common passwords are refused, and
+#   emails and URLs are plain strings in the schema.
 # - negative_data_rejection, for form bodies with an empty field: FastAPI reads an empty form
 #   field as an absent one, so `grant_type=` on /auth/login is "no grant type" (optional), not a
 #   value breaking the `^password$` pattern. The check still runs on every other case.
@@ -250,6 +248,7 @@ CHECKS = [
     openapi_checks.negative_data_rejection,
     openapi_checks.missing_required_header,
     openapi_checks.unsupported_method,
+    openapi_checks.allow_header_conformance,
 ]
 
 

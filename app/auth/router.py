@@ -53,6 +53,7 @@ def _tokens(issued: service.IssuedTokens) -> TokenPair:
     return TokenPair(
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
+        token_type="bearer",  # noqa: S106 - the OAuth2 token type, not a secret
         expires_in=issued.expires_in,
     )
 

@@ -1,13 +1,15 @@
 """Request and response bodies of the /auth routes."""
 
+from typing import Literal
+
 from pydantic import BaseModel
 
-from app.types import EmailAddress, Name, NewPassword, PasswordText, StrictModel, Token
+from app.types import EmailAddress, Name, NewPassword, StrictModel, Token
 
 
 class RegisterIn(StrictModel):
     email: EmailAddress
-    password: PasswordText
+    password: NewPassword
     organization_name: Name | None = None
 
 
@@ -20,7 +22,7 @@ class Accepted(BaseModel):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    token_type: Literal["bearer"]
     expires_in: int
 
 
