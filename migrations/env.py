@@ -39,7 +39,15 @@ def do_run_migrations(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
+        # The connection's transaction began with the lock, so Alembic leaves committing to us.
+        # Commit before unlocking: a waiting upgrade must see the new version row, or it would
+        # run the same migrations again.
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
     finally:
+        # The lock is held by the session, not the transaction: it outlives the commit.
         connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
 
