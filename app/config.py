@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     secret_key: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None
     frontend_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -82,7 +82,16 @@ class Settings(BaseSettings):
     @property
     def links_base_url(self) -> str:
         """Where links in mails point: the front end when there is one, else our own pages."""
-        return (self.frontend_url or self.public_url).rstrip("/")
+        return (self.frontend_url or self.public_url or self.listening_url).rstrip("/")
+
+    @property
+    def listening_url(self) -> str:
+        """This process's own address from HOST and PORT (a wildcard host reads as loopback)."""
+        wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+        host = wildcards.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     def signing_key(self) -> str:
         """The JWT/HMAC key; in development a random one is generated once and kept in `.data/`."""

@@ -7,13 +7,15 @@ import bcrypt
 import jwt
 import pytest
 import sqlalchemy as sa
+from httpx import ASGITransport, AsyncClient
 
 from app.auth.models import AccountToken, LoginSession
 from app.db import utcnow
 from app.mail.models import OutboxMail
+from app.main import create_app
 from app.organizations.models import Organization, OrganizationMembership
 from app.users.models import User
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import (
     PASSWORD,
     auth_headers,
@@ -74,10 +76,10 @@ class TestRegister:
             sa.select(sa.func.count()).select_from(User).where(User.email == email)
         )
         assert count == 1
-        assert [m.template for m in await outbox_for(session, email)] == [
-            "verify_email",
-            "account_exists",
-        ]
+        verify, exists = await outbox_for(session, email)
+        assert (verify.template, exists.template) == ("verify_email", "account_exists")
+        # No token in it (whoever registered may not own the address): a page that mails one.
+        assert exists.context["reset_link"] == "http://testserver/forgot-password"
 
     async def test_email_is_stored_lowercase(self, client, session):
         email = unique_email("Mixed.Case")
@@ -572,3 +574,55 @@ class TestReviewedEdges:
                 "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
             )
         ).status_code == 401
+
+
+class TestPages:
+    """The HTML pages behind mailed links answer HTML, whatever the form holds."""
+
+    async def test_forgot_password_page_mails_a_reset_link_to_an_account_only(
+        self, client, session
+    ):
+        form = await client.get("/forgot-password")
+        assert form.status_code == 200
+        assert 'action="/forgot-password"' in form.text
+        user = await create_user(session)
+        for email in (user.email.upper(), unique_email(), "not an address", ""):
+            sent = await client.post("/forgot-password", data={"email": email})
+            assert sent.status_code == 200
+            assert sent.headers["content-type"].startswith("text/html")
+            assert "If the address has a BlokID account" in sent.text
+        assert [m.template for m in await outbox_for(session, user.email)] == ["reset_password"]
+
+    async def test_forgot_password_page_is_rate_limited_like_the_api(self, app, session):
+        limited = create_app(
+            make_settings(app.state.settings.database_url, rate_limit_enabled=True),
+            run_background_tasks=False,
+        )
+        async with limited.router.lifespan_context(limited):
+            transport = ASGITransport(app=limited)
+            async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+                email = unique_email()
+                answers = [
+                    await http.post("/forgot-password", data={"email": email})
+                    for _ in range(limited.state.settings.rate_limit_mail_per_account + 1)
+                ]
+        assert [a.status_code for a in answers[:-1]] == [200] * (len(answers) - 1)
+        assert answers[-1].status_code == 429
+        assert answers[-1].headers["retry-after"]
+        assert answers[-1].headers["content-type"].startswith("text/html")
+
+    @pytest.mark.parametrize(
+        ("path", "data"),
+        [
+            ("/verify-email", {}),
+            ("/verify-email", {"token": ""}),
+            ("/verify-email", {"token": "x" * 2000}),
+            ("/reset-password", {}),
+            ("/reset-password", {"token": "", "password": "quiet-lantern-31"}),
+            ("/reset-password", {"token": "x" * 2000, "password": "quiet-lantern-31"}),
+        ],
+    )
+    async def test_a_bad_or_missing_token_gets_the_link_not_valid_page(self, client, path, data):
+        response = await client.post(path, data=data)
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.status_code in (400, 422)

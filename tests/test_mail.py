@@ -1,14 +1,25 @@
 """The outbox: mails written with the event, sent over real SMTP, retried through an outage."""
 
 import asyncio
+from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from app.auth.service import forgot_password, queue_verification_mail
+from app.invitations.service import invite
 from app.mail.models import OutboxMail
 from app.mail.outbox import queue_mail
 from app.mail.sender import MailSender
+from app.mail.templates import lifetime_text, render
 from tests.conftest import make_settings
-from tests.factories import unique_email
+from tests.factories import (
+    create_organization,
+    create_user,
+    create_website,
+    outbox_for,
+    unique_email,
+)
 from tests.live import free_port
 from tests.smtp import link_in, start_smtp
 
@@ -46,6 +57,12 @@ class TestOutbox:
             await drain(sender_for(app, database_url, controller.port))
             [message] = inbox.to(address)
             assert message["Subject"] == "Confirm your email address"
+            async with app.state.sessions() as db:
+                mail_id = await db.scalar(
+                    sa.select(OutboxMail.id).where(OutboxMail.recipient == address)
+                )
+            # Stable across retries: the outbox row's id, at the sender's domain.
+            assert message["Message-ID"] == f"<{mail_id}@blokid.local>"
             assert "token=" in link_in(message)
             assert message.get_body(preferencelist=("html",)) is not None
             async with app.state.sessions() as db:
@@ -112,8 +129,85 @@ class TestOutbox:
         )
         mail = await session.scalar(sa.select(OutboxMail).where(OutboxMail.recipient == address))
         assert mail.context["link"].startswith("http://testserver/verify-email?token=")
-        from app.mail.templates import render
-
         rendered = render(mail.template, mail.context)
         assert mail.context["link"] in rendered.text
         assert "\n" not in rendered.subject
+
+
+class TestContent:
+    """What the mails say: the configured lifetimes, and what an invitation is to."""
+
+    @pytest.mark.parametrize(
+        ("lifetime", "text"),
+        [
+            (timedelta(days=7), "7 days"),
+            (timedelta(days=1), "1 day"),
+            (timedelta(hours=24 * 8 + 1), "193 hours"),
+            (timedelta(hours=1), "1 hour"),
+            (timedelta(minutes=90), "90 minutes"),
+            (timedelta(minutes=1), "1 minute"),
+            (timedelta(seconds=30), "less than a minute"),
+        ],
+    )
+    def test_lifetime_text(self, lifetime, text):
+        assert lifetime_text(lifetime) == text
+
+    async def test_account_mails_state_the_configured_lifetimes(self, session, database_url):
+        settings = make_settings(database_url, verification_token_hours=2, reset_token_minutes=15)
+        user = await create_user(session, verified=False)
+        await queue_verification_mail(session, settings, user)
+        await forgot_password(session, settings, email=user.email)
+        verify, reset = await outbox_for(session, user.email)
+        assert "valid for 2 hours" in render(verify.template, verify.context).text
+        assert "valid for 15 minutes" in render(reset.template, reset.context).html
+
+    async def test_invitation_mail_names_what_it_invites_to(self, session, database_url):
+        settings = make_settings(database_url, invitation_token_days=3)
+        admin = await create_user(session, full_name="Ann Admin")
+        org = await create_organization(session, name="Acme <b>", members=[(admin, "admin")])
+        website = await create_website(session, org)
+        for website_id in (None, website.id):
+            await invite(
+                session,
+                settings,
+                organization_id=org.id,
+                website_id=website_id,
+                email=(address := unique_email("invited")),
+                role="user",
+                inviter=admin,
+            )
+            [mail] = await outbox_for(session, address)
+            rendered = render(mail.template, mail.context)
+            assert "Ann Admin invited you to" in rendered.text
+            assert "“Acme <b>”" in rendered.text
+            assert "“Acme &lt;b&gt;”" in rendered.html  # user text is escaped in HTML
+            assert "valid for 3 days" in rendered.text
+            if website_id is not None:
+                assert f"the website “{website.name}”" in rendered.text
+
+    def test_a_mail_queued_before_lifetimes_were_mailed_still_renders(self):
+        rendered = render("reset_password", {"link": "http://x/reset-password?token=t"})
+        assert "valid for" not in rendered.text
+        assert "http://x/reset-password?token=t" in rendered.text
+
+
+class TestLinkBase:
+    @pytest.mark.parametrize(
+        ("overrides", "base"),
+        [
+            ({"port": 8601}, "http://127.0.0.1:8601"),
+            ({"host": "0.0.0.0", "port": 9000}, "http://127.0.0.1:9000"),  # noqa: S104
+            ({"host": "::", "port": 9000}, "http://[::1]:9000"),
+            ({"host": "api.internal"}, "http://api.internal:8000"),
+            ({"port": 8601, "public_url": "https://api.example.com/"}, "https://api.example.com"),
+            (
+                {"public_url": "https://api.example.com", "frontend_url": "https://app.example"},
+                "https://app.example",
+            ),
+        ],
+    )
+    def test_links_point_where_the_service_listens_unless_told_otherwise(
+        self, database_url, overrides, base
+    ):
+        settings = make_settings(database_url, **{"public_url": None, **overrides})
+        assert settings.links_base_url == base

@@ -7,11 +7,12 @@ JavaScript is needed. With FRONTEND_URL set, mails link to the front end instead
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, status
+from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from app.auth import service
 from app.auth.dependencies import AppSettings
+from app.auth.router import Limiter, request_reset_mail
 from app.db import Session
 from app.errors import AppError
 
@@ -30,8 +31,10 @@ def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
 
 
-TokenQuery = Annotated[str, Query(max_length=256)]
-TokenForm = Annotated[str, Form(max_length=256)]
+# Any string is a token here too; one never issued gets the "link not valid" page. An empty field
+# is read as absent, hence the defaults.
+TokenQuery = Annotated[str, Query()]
+TokenForm = Annotated[str, Form()]
 
 
 @router.get("/verify-email")
@@ -47,7 +50,7 @@ async def verify_email_form(token: TokenQuery = "") -> HTMLResponse:
 
 @router.post("/verify-email")
 async def verify_email_submit(
-    token: TokenForm, session: Session, settings: AppSettings
+    session: Session, settings: AppSettings, token: TokenForm = ""
 ) -> HTMLResponse:
     """Verify the address with the token from the form."""
     try:
@@ -76,10 +79,10 @@ async def reset_password_form(token: TokenQuery = "") -> HTMLResponse:
 
 @router.post("/reset-password")
 async def reset_password_submit(
-    token: TokenForm,
-    password: Annotated[str, Form(max_length=128)],
     session: Session,
     settings: AppSettings,
+    token: TokenForm = "",
+    password: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Reset the password with the token and the new password from the form."""
     if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in password):
@@ -97,6 +100,39 @@ async def reset_password_submit(
     return page(
         "Password changed",
         "<p id='result'>Your password is changed. Every other login has ended.</p>",
+    )
+
+
+@router.get("/forgot-password")
+async def forgot_password_form() -> HTMLResponse:
+    """Ask for a reset link (where the "you already have an account" mail points)."""
+    return page(
+        "Reset your password",
+        '<form method="post" action="/forgot-password">'
+        '<label>Email address <input type="email" name="email" id="email" required '
+        'autocomplete="email"></label>'
+        '<button type="submit" id="send">Mail me a reset link</button></form>',
+    )
+
+
+@router.post("/forgot-password")
+async def forgot_password_submit(
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
+    email: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Mail a reset link, with the same answer and limits as `POST /api/v1/auth/forgot-password`."""
+    try:
+        await request_reset_mail(email, request, session, settings, limiter)
+    except AppError as exc:
+        response = page("Not sent", f"<p id='result'>{escape(exc.detail)}</p>", exc.status)
+        response.headers.update(exc.headers or {})
+        return response
+    return page(
+        "Check your mail",
+        "<p id='result'>If the address has a BlokID account, a reset link is on its way.</p>",
     )
 
 

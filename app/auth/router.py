@@ -168,11 +168,19 @@ async def forgot_password(
     limiter: Limiter,
 ) -> Accepted:
     """Mail a password reset link if the address has an account."""
+    await request_reset_mail(body.email, request, session, settings, limiter)
+    return MAIL_ACCEPTED
+
+
+async def request_reset_mail(
+    text: str, request: Request, session: Session, settings: AppSettings, limiter: RateLimiter
+) -> None:
+    """Queue a reset mail if `text` is an address with an account, within the mail limits
+    (429 beyond them); the API route and the HTML page both ask through here."""
     await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
-    if (email := _address_or_none(body.email)) is not None:
+    if (email := _address_or_none(text)) is not None:
         await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
         await service.forgot_password(session, settings, email=email)
-    return MAIL_ACCEPTED
 
 
 @router.post(

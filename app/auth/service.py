@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.errors import InvalidToken, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
+from app.mail.templates import lifetime_text
 from app.organizations.service import create_organization
 from app.types import normalize_email
 from app.users.models import User
@@ -39,14 +40,16 @@ def check_new_password(password: str, email: str, field: str = "password") -> No
         raise ValidationFailed(["body", field], problem, "password_policy")
 
 
+def _account_token_lifetime(settings: Settings, purpose: str) -> timedelta:
+    if purpose == VERIFY_EMAIL:
+        return timedelta(hours=settings.verification_token_hours)
+    return timedelta(minutes=settings.reset_token_minutes)
+
+
 async def _issue_account_token(
     session: AsyncSession, settings: Settings, user_id: UUID, purpose: str
 ) -> str:
-    lifetime = (
-        timedelta(hours=settings.verification_token_hours)
-        if purpose == VERIFY_EMAIL
-        else timedelta(minutes=settings.reset_token_minutes)
-    )
+    lifetime = _account_token_lifetime(settings, purpose)
     token = new_opaque_token()
     session.add(
         AccountToken(
@@ -60,15 +63,22 @@ async def _issue_account_token(
     return token
 
 
-def _link(settings: Settings, path: str, token: str) -> str:
-    return f"{settings.links_base_url}/{path}?token={token}"
+def _link_context(settings: Settings, path: str, token: str, purpose: str) -> dict[str, str]:
+    """A mailed link and, in words, how long it stays valid."""
+    return {
+        "link": f"{settings.links_base_url}/{path}?token={token}",
+        "valid_for": lifetime_text(_account_token_lifetime(settings, purpose)),
+    }
 
 
 async def queue_verification_mail(session: AsyncSession, settings: Settings, user: User) -> None:
     """A new verification token and its mail, in the caller's transaction."""
     token = await _issue_account_token(session, settings, user.id, VERIFY_EMAIL)
     await queue_mail(
-        session, user.email, "verify_email", {"link": _link(settings, "verify-email", token)}
+        session,
+        user.email,
+        "verify_email",
+        _link_context(settings, "verify-email", token, VERIFY_EMAIL),
     )
 
 
@@ -102,7 +112,9 @@ async def register(
             await create_organization(session, name=name, owner_id=user.id)
             await queue_verification_mail(session, settings, user)
             return
-    reset_link = f"{settings.links_base_url}/reset-password"
+    # A page that asks for the address and mails a reset link: this mail itself carries no token,
+    # since whoever registered may not own the address.
+    reset_link = f"{settings.links_base_url}/forgot-password"
     await queue_mail(session, email, "account_exists", {"reset_link": reset_link})
 
 
@@ -268,7 +280,7 @@ async def forgot_password(session: AsyncSession, settings: Settings, *, email: s
             session,
             user.email,
             "reset_password",
-            {"link": _link(settings, "reset-password", token)},
+            _link_context(settings, "reset-password", token, RESET_PASSWORD),
         )
 
 

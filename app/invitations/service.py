@@ -19,10 +19,11 @@ from app.errors import Conflict, Forbidden, InvalidToken, NotFound
 from app.invitations.models import Invitation
 from app.invitations.schemas import InvitationPublic, MembershipPublic
 from app.mail.outbox import queue_mail
-from app.organizations.models import OrganizationMembership
+from app.mail.templates import lifetime_text
+from app.organizations.models import Organization, OrganizationMembership
 from app.pagination import Page, PageParams, build_page
 from app.users.models import User
-from app.websites.models import WebsiteMembership
+from app.websites.models import Website, WebsiteMembership
 
 PENDING = "pending"
 
@@ -68,6 +69,21 @@ async def _is_member(
     return (await session.scalar(query)) is not None
 
 
+async def _describe_target(
+    session: AsyncSession, organization_id: UUID, website_id: UUID | None
+) -> str:
+    """What an invitation mail says the invitee is invited to, by name."""
+    organization = await session.scalar(
+        sa.select(Organization.name).where(Organization.id == organization_id)  # type: ignore[call-overload, arg-type]
+    )
+    if website_id is None:
+        return f"the organization “{organization}”"
+    website = await session.scalar(
+        sa.select(Website.name).where(Website.id == website_id)  # type: ignore[call-overload, arg-type]
+    )
+    return f"the website “{website}” of the organization “{organization}”"
+
+
 async def invite(
     session: AsyncSession,
     settings: Settings,
@@ -110,19 +126,16 @@ async def invite(
         raise Conflict(
             "A pending invitation for this address exists.", code="invitation_pending"
         ) from None
-    if website_id is None:
-        target = "an organization"
-    else:
-        target = "a website"
     await queue_mail(
         session,
         email,
         "invitation",
         {
             "inviter": inviter.full_name or inviter.email,
-            "target": target,
+            "target": await _describe_target(session, organization_id, website_id),
             "role": role,
             "link": f"{settings.links_base_url}/invitations/accept?token={token}",
+            "valid_for": lifetime_text(timedelta(days=settings.invitation_token_days)),
         },
     )
     await record_event(

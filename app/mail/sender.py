@@ -9,6 +9,7 @@ alone as `python -m scripts.send_mail`.
 import asyncio
 import logging
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ from app.mail.templates import RenderedMail, render
 logger = logging.getLogger("app.mail")
 
 BATCH_SIZE = 20
+
+
+def _sender_domain(mail_from: str) -> str:
+    address = parseaddr(mail_from)[1]
+    return address.rpartition("@")[2] or "blokid.local"
 
 
 class DeliveryError(Exception):
@@ -45,7 +51,13 @@ class MailSender:
     def _deliver(self, recipient: str, mail: RenderedMail, mail_id: str) -> None:
         settings = self._settings
         message = emails.html(  # type: ignore[attr-defined]
-            html=mail.html, text=mail.text, subject=mail.subject, mail_from=settings.emails_from
+            html=mail.html,
+            text=mail.text,
+            subject=mail.subject,
+            mail_from=settings.emails_from,
+            # The outbox row's id: a retried mail keeps its Message-ID, so receivers can
+            # recognise a copy they already have.
+            message_id=f"<{mail_id}@{_sender_domain(settings.emails_from)}>",
         )
         if not settings.smtp_host:
             folder = DATA_DIR / "mail"

@@ -1,6 +1,7 @@
 """Mail templates: fixed subjects (never user text, so no header injection) and Jinja bodies."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,13 @@ def render(template: str, context: dict[str, Any]) -> RenderedMail:
         text=_env.get_template(f"{template}.txt").render(**context),
         html=_env.get_template(f"{template}.html").render(**context),
     )
+
+
+def lifetime_text(lifetime: timedelta) -> str:
+    """How long a mailed link stays valid, in words: "7 days", "1 hour", "15 minutes"."""
+    minutes = int(lifetime.total_seconds() // 60)
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes >= size and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}" + ("" if count == 1 else "s")
+    return "less than a minute"
