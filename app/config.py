@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=900, ge=1)
 
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    password_screening: bool = False
     policy_check_seconds: float = Field(default=1.0, gt=0, le=60)
     log_json: bool | None = None
 

@@ -87,7 +87,7 @@ class TestChangePassword:
 
     async def test_weak_new_password_is_422(self, client, session):
         caller = await logged_in_user(session, client)
-        body = {"current_password": PASSWORD, "new_password": "qwertyuiop"}
+        body = {"current_password": PASSWORD, "new_password": "seven77"}
         assert (
             await client.post(f"{ME}/password", json=body, headers=caller.headers)
         ).status_code == 422

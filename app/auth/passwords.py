@@ -49,12 +49,18 @@ def common_passwords() -> frozenset[str]:
     )
 
 
-def password_problem(password: str, email: str | None = None) -> str | None:
-    """Why the password is refused, or None when it is acceptable."""
+def password_problem(password: str, email: str | None = None, *, screen: bool = True) -> str | None:
+    """Why the password is refused, or None when it is acceptable.
+
+    The length bounds always apply. `screen` also refuses the bundled common passwords and the
+    email address or its local part (PASSWORD_SCREENING).
+    """
     if len(password) < MIN_LENGTH:
         return f"The password must have at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"The password must have at most {MAX_LENGTH} characters."
+    if not screen:
+        return None
     lowered = password.lower()
     if lowered in common_passwords():
         return "This password is too common."

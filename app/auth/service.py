@@ -33,9 +33,12 @@ class IssuedTokens:
     expires_in: int
 
 
-def check_new_password(password: str, email: str, field: str = "password") -> None:
-    """422 unless the password meets the rules (length, not common, not the email)."""
-    problem = password_problem(password, email)
+def check_new_password(
+    password: str, email: str, settings: Settings, field: str = "password"
+) -> None:
+    """422 unless the password meets the rules: its length, and with PASSWORD_SCREENING, not a
+    common password and not the email address."""
+    problem = password_problem(password, email, screen=settings.password_screening)
     if problem:
         raise ValidationFailed(["body", field], problem, "password_policy")
 
@@ -96,7 +99,7 @@ async def register(
     caller cannot tell the two apart. The unique constraint on the email decides races: the insert
     runs in a savepoint so a concurrent winner turns this request into the "taken" case.
     """
-    check_new_password(password, email)
+    check_new_password(password, email, settings)
     hashed = await hash_password(password)
     existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
     if existing is None:
@@ -292,7 +295,7 @@ async def reset_password(
     Following the mailed link proves the address, so an unverified email becomes verified.
     """
     user = await _use_account_token(session, settings, token, RESET_PASSWORD)
-    check_new_password(password, user.email)
+    check_new_password(password, user.email, settings)
     user.hashed_password = await hash_password(password)
     now = utcnow()
     user.updated_at = now

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import CurrentCaller
+from app.auth.dependencies import AppSettings, CurrentCaller
 from app.authz.guards import Policy
 from app.db import Session
 from app.errors import error_responses
@@ -35,11 +35,15 @@ async def update_me(body: UserUpdate, caller: CurrentCaller, session: Session) -
     responses=error_responses(400, 401, 422),
 )
 async def change_password(
-    body: PasswordChange, caller: CurrentCaller, session: Session
+    body: PasswordChange, caller: CurrentCaller, session: Session, settings: AppSettings
 ) -> Response:
     """Change the password; every other login of the user ends."""
     await service.change_password(
-        session, caller, current_password=body.current_password, new_password=body.new_password
+        session,
+        settings,
+        caller,
+        current_password=body.current_password,
+        new_password=body.new_password,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -6,6 +6,7 @@ from app.auth.dependencies import Caller
 from app.auth.passwords import hash_password, verify_password
 from app.auth.service import check_new_password, revoke_logins, void_reset_links
 from app.authz.engine import PolicyEngine
+from app.config import Settings
 from app.db import utcnow
 from app.errors import BadRequest
 from app.organizations.service import leave_all_organizations
@@ -27,12 +28,17 @@ async def _require_password(user: User, password: str) -> None:
 
 
 async def change_password(
-    session: AsyncSession, caller: Caller, *, current_password: str, new_password: str
+    session: AsyncSession,
+    settings: Settings,
+    caller: Caller,
+    *,
+    current_password: str,
+    new_password: str,
 ) -> None:
     """Replace the password after checking the current one; other logins end, this one stays."""
     user = caller.user
     await _require_password(user, current_password)
-    check_new_password(new_password, user.email, field="new_password")
+    check_new_password(new_password, user.email, settings, field="new_password")
     user.hashed_password = await hash_password(new_password)
     user.updated_at = utcnow()
     await revoke_logins(session, user.id, keep=caller.session_id)
