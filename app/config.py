@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     frontend_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -116,6 +117,15 @@ def load_settings() -> Settings:
             name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
             problems.append(f"{name}: {error['msg']}")
         raise SystemExit("Invalid configuration: " + "; ".join(problems)) from None
+
+
+def required_database_url() -> str:
+    """DATABASE_URL from the environment or `.env`, for the commands that need an existing
+    database (migrations, policy seeding, the mail sender); exits with a message when unset."""
+    url = load_settings().database_url
+    if not url:
+        raise SystemExit("DATABASE_URL is not set (in the environment or .env)")
+    return url
 
 
 @lru_cache

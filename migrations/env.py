@@ -1,12 +1,12 @@
 """Alembic environment: async engine, and an advisory lock so concurrent upgrades queue up."""
 
 import asyncio
-import os
 
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app.config import required_database_url
 from app.db import create_engine
 from app.models import metadata
 
@@ -21,10 +21,7 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
 
 
 def database_url() -> str:
-    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
-    if not url:
-        raise SystemExit("DATABASE_URL is not set: migrations need a database")
-    return str(url)
+    return str(config.attributes.get("database_url") or required_database_url())
 
 
 def run_migrations_offline() -> None:

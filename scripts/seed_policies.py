@@ -4,17 +4,21 @@
     python -m scripts.seed_policies --dry-run  print the diff, change nothing
     python -m scripts.seed_policies --check    exit 1 if the database differs from the file (drift)
 
-Uses DATABASE_URL.
+Uses DATABASE_URL (from the environment or .env). Exit status: 0 in step or applied, 1 drift
+found by --check, 2 when the policy file or the database cannot be read.
 """
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
+import psycopg
+from sqlalchemy.exc import ProgrammingError
+
 from app.authz.policy import POLICY_PATH, PolicyFileError, read_policy_file
 from app.authz.seeding import sync_policy
+from app.config import required_database_url
 from app.db import create_engine
 
 
@@ -28,6 +32,11 @@ async def run(database_url: str, policy_path: Path, *, dry_run: bool, check: boo
     engine = create_engine(database_url, pool_size=1)
     try:
         diff = await sync_policy(engine, rows, apply=not (dry_run or check))
+    except ProgrammingError as exc:
+        if isinstance(exc.orig, psycopg.errors.UndefinedTable):
+            print("the database has no policy table yet: run `make upgrade` first", file=sys.stderr)
+            return 2
+        raise
     finally:
         await engine.dispose()
     for line in diff.lines():
@@ -61,9 +70,7 @@ def main() -> None:
         "--policy", type=Path, default=POLICY_PATH, help="policy file (default policies/policy.csv)"
     )
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        raise SystemExit("DATABASE_URL is not set")
+    url = required_database_url()
     raise SystemExit(asyncio.run(run(url, args.policy, dry_run=args.dry_run, check=args.check)))
 
 

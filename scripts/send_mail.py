@@ -2,7 +2,7 @@
 
 import asyncio
 
-from app.config import load_settings
+from app.config import load_settings, required_database_url
 from app.db import create_engine, session_factory
 from app.logging import configure_logging
 from app.mail.sender import MailSender
@@ -10,10 +10,8 @@ from app.mail.sender import MailSender
 
 async def run() -> None:
     settings = load_settings()
-    if not settings.database_url:
-        raise SystemExit("DATABASE_URL is not set")
     configure_logging(settings.json_logs)
-    engine = create_engine(settings.database_url, pool_size=2)
+    engine = create_engine(required_database_url(), pool_size=2)
     try:
         await MailSender(session_factory(engine), settings).run()
     finally:

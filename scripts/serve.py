@@ -45,13 +45,12 @@ def main() -> None:
         print("embedded PostgreSQL ready in .data/postgres")
     migrate(database_url)
     asyncio.run(seed(database_url))
-    workers = int(os.environ.get("WORKERS", "1"))
     try:
         uvicorn.run(
             "app.main:app",
             host=settings.host,
             port=settings.port,
-            workers=workers if workers > 1 else None,
+            workers=settings.workers if settings.workers > 1 else None,
             proxy_headers=True,
             access_log=False,
             log_config=None,

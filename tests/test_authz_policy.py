@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.authz.permissions import Permission
 from app.authz.policy import POLICY_PATH, read_policy_file
 from app.authz.seeding import sync_policy
+from app.config import ROOT_DIR
 from app.db import create_engine
 from tests.conftest import TEST_SECRET, create_database, drop_database
 from tests.live import free_port, wait_ready
@@ -87,6 +88,39 @@ class TestSeedScript:
         assert run_seed(scratch_database, "--check").returncode == 0
         drift = run_seed(scratch_database, "--check", policy=edited)
         assert drift.returncode == 1
+
+    def test_an_unmigrated_database_gets_a_message_not_a_traceback(self):
+        import psycopg
+        from psycopg import sql
+
+        from tests.conftest import server_url, with_database
+
+        name = f"blokid_unmigrated_{os.getpid()}"
+        admin = with_database(server_url(), "postgres")
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            for args in (("--check",), ()):
+                result = run_seed(with_database(server_url(), name), *args)
+                assert result.returncode == 2
+                assert "run `make upgrade` first" in result.stderr
+                assert "Traceback" not in result.stderr
+        finally:
+            drop_database(with_database(server_url(), name))
+
+    def test_database_url_missing_is_a_message(self, tmp_path):
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        # Run from a folder without a .env, with the project importable.
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.seed_policies", "--check"],
+            env={**env, "PYTHONPATH": str(ROOT_DIR)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0
+        assert "DATABASE_URL is not set" in result.stderr
 
     def test_apply_bumps_the_version_and_a_bad_file_changes_nothing(
         self, scratch_database, tmp_path

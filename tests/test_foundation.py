@@ -83,6 +83,12 @@ class TestSettings:
         with pytest.raises(SystemExit, match="PORT"):
             load_settings()
 
+    @pytest.mark.parametrize("value", ["two", "0"])
+    def test_workers_is_checked_like_every_setting(self, monkeypatch, value):
+        monkeypatch.setenv("WORKERS", value)
+        with pytest.raises(SystemExit, match="WORKERS"):
+            load_settings()
+
     def test_development_generates_and_keeps_a_key(self):
         settings = Settings(environment=Environment.DEVELOPMENT, secret_key=None)
         assert settings.signing_key() == settings.signing_key()

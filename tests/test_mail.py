@@ -211,3 +211,20 @@ class TestLinkBase:
     ):
         settings = make_settings(database_url, **{"public_url": None, **overrides})
         assert settings.links_base_url == base
+
+
+class TestWithoutSmtp:
+    def test_mail_is_written_as_eml_and_as_readable_text(
+        self, app, database_url, tmp_path, monkeypatch
+    ):
+        import app.mail.sender as sender_module
+        from app.mail.templates import render as render_mail
+
+        monkeypatch.setattr(sender_module, "DATA_DIR", tmp_path)
+        sender = MailSender(app.state.sessions, make_settings(database_url, smtp_host=None))
+        link = "http://x/verify-email?token=readable-token"
+        sender._deliver("ann@example.com", render_mail("verify_email", {"link": link}), "m1")
+        assert (tmp_path / "mail" / "m1.eml").exists()
+        text = (tmp_path / "mail" / "m1.txt").read_text()
+        assert text.startswith("To: ann@example.com\nSubject: Confirm your email address\n")
+        assert link in text

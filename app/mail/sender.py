@@ -64,8 +64,12 @@ class MailSender:
             folder.mkdir(parents=True, exist_ok=True)
             message.set_mail_to(recipient)
             Path(folder / f"{mail_id}.eml").write_text(message.as_string())
+            # The .eml body is base64; the .txt beside it is the plain text, for grep and eyes.
+            Path(folder / f"{mail_id}.txt").write_text(
+                f"To: {recipient}\nSubject: {mail.subject}\n\n{mail.text}"
+            )
             logger.info(
-                "mail to %s written to %s (no SMTP_HOST)", recipient, folder / f"{mail_id}.eml"
+                "mail to %s written to %s (no SMTP_HOST)", recipient, folder / f"{mail_id}.txt"
             )
             return
         smtp: dict[str, Any] = {
