@@ -29,6 +29,10 @@ class TestUrls:
             ("http://127.0.0.1./", "127.0.0.1"),
             ("http://[::FFFF:1.2.3.4]/", "::ffff:102:304"),
             ("https://example.com:/", "example.com"),
+            # Full-width and ideographic dots and letters map as browsers map them (UTS 46).
+            ("https://dup.example。/", "dup.example"),
+            ("https://ＥＸＡＭＰＬＥ．com/", "example.com"),
+            ("http://127。0。0。1/", "127.0.0.1"),
         ],
     )
     def test_host_is_normalized(self, url, host):
@@ -64,6 +68,10 @@ class TestUrls:
             "http://2130706433/",
             "http://127.1/",
             "http://1.2.3.0x4/",
+            "http://0x7f。0。0。1/",
+            "http://0177．0．0．1/",
+            "http://2130706433。/",
+            "http://example。。com/",
         ],
     )
     async def test_invalid_urls_are_422(self, client, session, url):

@@ -63,12 +63,18 @@ def _ipv6_host(address: str) -> str:
 def _name_host(hostname: str) -> str:
     if not hostname:
         raise ValueError("must have a host")
-    # One trailing dot names the same host (the DNS root); an empty label anywhere else is an error.
-    labels = (hostname[:-1] if hostname.endswith(".") else hostname).split(".")
-    if "" in labels:
-        raise ValueError("has an empty label in its host name")
     if not hostname.isascii() and not _looks_like_name(hostname):
         raise ValueError("has an invalid host name")
+    try:
+        # UTS 46 mapping first, as browsers do: full-width and ideographic dots become "." and
+        # full-width digits ASCII, so the label checks below see the host a browser would open.
+        mapped = idna.uts46_remap(hostname, std3_rules=False, transitional=False)
+    except idna.IDNAError:
+        raise ValueError("has an invalid host name") from None
+    # One trailing dot names the same host (the DNS root); an empty label anywhere else is an error.
+    labels = (mapped[:-1] if mapped.endswith(".") else mapped).split(".")
+    if "" in labels:
+        raise ValueError("has an empty label in its host name")
     if _NUMERIC_LABEL.fullmatch(labels[-1]):
         try:
             return str(ipaddress.IPv4Address(".".join(labels)))
