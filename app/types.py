@@ -47,22 +47,59 @@ class PatchModel(StrictModel):
         return value
 
 
-# Control characters (C0, DEL, C1), line and paragraph separators and lone surrogates are refused
-# anywhere in a name; around them, whitespace is allowed and kept, but not counted.
-_NAME_FORBIDDEN = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff"
+NAME_MAX_LENGTH = 100
+NAME_MAX_RAW_LENGTH = 1000
+# Bidirectional embeddings, overrides and isolates reorder the text around them (a name could
+# show "gpj.exe" for "exe.jpg"): refused with the control characters.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _forbidden_in_name(ch: str) -> bool:
+    return unicodedata.category(ch) in _FORBIDDEN_CATEGORIES or ch in _BIDI_CONTROLS
+
+
+def _char_class(chars: list[str]) -> str:
+    """The inside of a regex character class matching exactly `chars`, as \\uXXXX ranges."""
+    codes = sorted(ord(ch) for ch in chars)
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in runs
+    )
+
+
+# Spelled out rather than \s, whose meaning differs between Python and the ECMAScript regular
+# expressions of JSON Schema. Surrogates are left out of the published classes (ECMAScript
+# without the u flag would split every emoji); the validator refuses lone ones.
+_FORBIDDEN_CLASS = _char_class(
+    [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and _forbidden_in_name(chr(c))]
+)
+_SPACE_CLASS = _char_class(
+    [chr(c) for c in range(0x10000) if chr(c).isspace() and not _forbidden_in_name(chr(c))]
+)
 NAME_PATTERN = (
-    rf"^[^\S{_NAME_FORBIDDEN}]*"  # leading whitespace
-    rf"[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,98}}[^\s{_NAME_FORBIDDEN}])?"
-    rf"[^\S{_NAME_FORBIDDEN}]*$"  # trailing whitespace
+    f"^[{_SPACE_CLASS}]*"
+    f"[^{_SPACE_CLASS}{_FORBIDDEN_CLASS}]"
+    f"(?:[^{_FORBIDDEN_CLASS}]{{0,{NAME_MAX_LENGTH - 2}}}[^{_SPACE_CLASS}{_FORBIDDEN_CLASS}])?"
+    f"[{_SPACE_CLASS}]*$"
 )
 """The name rule as a regular expression, published in the OpenAPI document."""
 
 
 def _check_name(value: str) -> str:
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+    # Surrounding whitespace is kept but bounded: it is stored, listed and mailed with the name.
+    if len(value) > NAME_MAX_RAW_LENGTH:
+        raise ValueError(
+            f"must be at most {NAME_MAX_RAW_LENGTH} characters, surrounding whitespace included"
+        )
+    if any(_forbidden_in_name(ch) for ch in value):
         raise ValueError("must not contain control characters")
-    if not 1 <= len(value.strip()) <= 100:
-        raise ValueError("must be 1 to 100 characters after trimming")
+    if not 1 <= len(value.strip()) <= NAME_MAX_LENGTH:
+        raise ValueError(f"must be 1 to {NAME_MAX_LENGTH} characters after trimming")
     return value
 
 
@@ -93,9 +130,11 @@ Name = Annotated[
         {
             "type": "string",
             "minLength": 1,
+            "maxLength": NAME_MAX_RAW_LENGTH,
             "pattern": NAME_PATTERN,
-            "description": "1 to 100 characters once surrounding whitespace is trimmed, no "
-            "control characters; stored and returned exactly as sent.",
+            "description": "1 to 100 characters once surrounding whitespace is trimmed, at most "
+            "1000 with it; no control characters (bidirectional controls included); stored and "
+            "returned exactly as sent.",
         }
     ),
 ]

@@ -1,14 +1,17 @@
 """The name rule shared by organizations, websites and users: 1 to 100 characters once
 trimmed, no control characters, stored and returned exactly as sent."""
 
+import json
 import re
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from app.types import NAME_PATTERN, Name
+from app.types import NAME_MAX_RAW_LENGTH, NAME_PATTERN, Name
 from tests.factories import create_organization, create_website, logged_in_user
 
 API = "/api/v1"
@@ -19,7 +22,9 @@ ACCEPTED = [
     "  Blue Sky  ",
     " " * 500 + "x" * 100 + "\u3000" * 3,  # trimmed length 100: the surroundings do not count
     "Zoë, (Ltd) #1 * 名前 😀",
-    "right\u202eto-left",  # a format character, not a control character
+    " " * 900 + "x" * 100,  # 1000 characters in all
+    "zero\u200bwidth and \ufeffBOM",  # format characters that do not reorder text
+    "\ufeff",  # not whitespace to Python's strip(), so this is one character
 ]
 REFUSED = [
     "",
@@ -34,28 +39,67 @@ REFUSED = [
     "next\x85line",
     "line\u2028separator",
     "nul\x00",
+    " " * 901 + "x" * 100,  # over 1000 characters with the whitespace
+    "right\u202eto-left",  # a bidirectional override
+    "isolate\u2066d\u2069",
 ]
 
 
-def test_the_published_pattern_is_the_rule():
-    pattern = re.compile(NAME_PATTERN)
+def published_rule(text: str) -> bool:
+    """What the OpenAPI document says: the pattern and the overall maxLength."""
+    return len(text) <= NAME_MAX_RAW_LENGTH and re.fullmatch(NAME_PATTERN, text) is not None
+
+
+def test_the_published_rule_is_the_rule():
     for text in ACCEPTED:
-        assert pattern.fullmatch(text), text
+        assert published_rule(text), text
         assert NAME.validate_python(text) == text
     for text in REFUSED:
-        assert not pattern.fullmatch(text), text
+        assert not published_rule(text), text
         with pytest.raises(ValidationError):
             NAME.validate_python(text)
 
 
-@given(st.text(max_size=130))
-def test_pattern_and_validator_agree_on_any_text(text):
+@given(
+    st.one_of(
+        st.text(max_size=130),
+        # Around the limits: padding of any whitespace around 95 to 105 other characters.
+        st.builds(
+            "{}{}{}".format,
+            st.text(st.sampled_from(" \u00a0\u3000\t\u2028\ufeff"), max_size=460),
+            st.text(st.characters(exclude_categories=["Cs"]), min_size=95, max_size=105),
+            st.text(st.sampled_from(" \u2003\u202f"), max_size=460),
+        ),
+    )
+)
+def test_published_rule_and_validator_agree_on_any_text(text):
     try:
         NAME.validate_python(text)
         valid = True
     except ValidationError:
         valid = False
-    assert valid == bool(re.fullmatch(NAME_PATTERN, text))
+    assert valid == published_rule(text)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_an_ecmascript_engine_reads_the_pattern_the_same_way():
+    # JSON Schema patterns are ECMAScript regular expressions (Unicode mode): Node.js runs them.
+    samples = [*ACCEPTED, *REFUSED, "😀" * 100, "😀" * 101, "\ufeff" + "a" * 100, "a\u00a0"]
+    script = (
+        "const re = new RegExp(process.argv[1], 'u');"
+        "const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(texts.map((t) => re.test(t))));"
+    )
+    node = subprocess.run(
+        ["node", "-e", script, NAME_PATTERN],
+        input=json.dumps(samples),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    for text, matched in zip(samples, json.loads(node.stdout), strict=True):
+        assert (matched and len(text) <= NAME_MAX_RAW_LENGTH) == published_rule(text), text
 
 
 class TestOverHttp:

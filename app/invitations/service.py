@@ -76,12 +76,16 @@ async def _describe_target(
     organization = await session.scalar(
         sa.select(Organization.name).where(Organization.id == organization_id)  # type: ignore[call-overload, arg-type]
     )
+    # Names keep their surrounding whitespace; a mail shows them trimmed.
     if website_id is None:
-        return f"the organization “{organization}”"
+        return f"the organization “{(organization or '').strip()}”"
     website = await session.scalar(
         sa.select(Website.name).where(Website.id == website_id)  # type: ignore[call-overload, arg-type]
     )
-    return f"the website “{website}” of the organization “{organization}”"
+    return (
+        f"the website “{(website or '').strip()}” of the organization "
+        f"“{(organization or '').strip()}”"
+    )
 
 
 async def invite(
