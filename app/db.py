@@ -59,7 +59,7 @@ def async_url(url: str) -> str:
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine with a fixed pool and liveness checks for connections dropped by the server."""
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=0,
@@ -67,10 +67,23 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=10,
         # Statement parameters can hold password and token hashes: keep them out of error logs.
         hide_parameters=True,
-        # Timestamps leave the API in UTC whatever the server's or database's default time zone:
-        # the session time zone decides the offset psycopg gives to the datetimes it reads.
-        connect_args={"options": "-c TimeZone=UTC"},
     )
+    sa.event.listen(engine.sync_engine, "connect", _session_in_utc, insert=True)
+    return engine
+
+
+def _session_in_utc(dbapi_connection: Any, connection_record: Any) -> None:
+    # Timestamps leave the API in UTC whatever the server's or database's default time zone: the
+    # session time zone decides the offset psycopg gives to the datetimes it reads. Set with SQL
+    # rather than the `options` startup parameter, which would replace an operator's own options
+    # (in the URL or PGOPTIONS) and which some connection poolers refuse. Autocommit, so the
+    # setting is not undone by the first transaction's rollback.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -206,3 +206,25 @@ class TestTimeZone:
             await engine.dispose()
         assert now.utcoffset().total_seconds() == 0
         assert driver_now.utcoffset().total_seconds() == 0
+
+    async def test_the_operators_own_connection_options_are_kept(self, database_url):
+        from sqlalchemy import text
+
+        from app.db import create_engine
+
+        separator = "&" if "?" in database_url else "?"
+        engine = create_engine(
+            f"{database_url}{separator}options=-c%20statement_timeout%3D1234", pool_size=1
+        )
+        try:
+            async with engine.connect() as connection:
+                timeout = await connection.scalar(text("SHOW statement_timeout"))
+                zone = await connection.scalar(text("SHOW TimeZone"))
+                await connection.rollback()
+            # A rolled-back first transaction does not undo the session's time zone.
+            async with engine.connect() as connection:
+                zone_after_rollback = await connection.scalar(text("SHOW TimeZone"))
+        finally:
+            await engine.dispose()
+        assert timeout == "1234ms"
+        assert zone == zone_after_rollback == "UTC"
