@@ -2,8 +2,9 @@
 
 Organization, website and user names are stored with their surrounding whitespace, and only
 their trimmed length is bounded (1 to 100 characters, checked by the API), so the columns become
-`text`. From varchar that needs no table rewrite in PostgreSQL. Going back trims the names and
-cuts them at 100 characters, which only drops whitespace from names the API accepted.
+`text`. From varchar that needs no table rewrite in PostgreSQL. Going back trims the names (the
+whitespace the API trims, Unicode spaces included) and cuts them at 100 characters, which only
+drops surrounding whitespace from names the API accepted.
 
 Revision ID: b6f6cd78bc64
 Revises: fd77d9dbb20a
@@ -27,6 +28,11 @@ NAME_COLUMNS = (
 )
 
 
+# Whitespace the API trims (Python's str.strip()), as a PostgreSQL regular expression.
+_SPACE = r"[[:space:]\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+_SURROUNDING_SPACE = f"^{_SPACE}+|{_SPACE}+$"
+
+
 def upgrade() -> None:
     for table, column, nullable in NAME_COLUMNS:
         op.alter_column(
@@ -46,5 +52,5 @@ def downgrade() -> None:
             existing_type=sa.Text(),
             type_=sa.VARCHAR(length=100),
             existing_nullable=nullable,
-            postgresql_using=f"left(btrim({column}), 100)",
+            postgresql_using=f"left(regexp_replace({column}, '{_SURROUNDING_SPACE}', '', 'g'), 100)",
         )
