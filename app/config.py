@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION:
             if not self.secret_key or len(self.secret_key.encode()) < 32:
                 raise ValueError("SECRET_KEY must be set to at least 32 bytes in production")
+            if not (self.public_url or self.frontend_url):
+                # Mailed links would otherwise point at this machine's own address.
+                raise ValueError("PUBLIC_URL or FRONTEND_URL must be set in production")
         if self.smtp_tls and self.smtp_ssl:
             raise ValueError("SMTP_TLS and SMTP_SSL are exclusive: choose one")
         return self

@@ -224,7 +224,9 @@ def _allowed_methods(request: Request) -> str:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, sa_orm_exc.StaleDataError):
         # A flush found its row gone: another request deleted it after this one read it. The
-        # transaction is rolled back; to this client the resource no longer exists.
+        # transaction is rolled back; to this client the resource no longer exists. Logged, so
+        # a flush that fails for another reason does not pass unseen as a 404.
+        logger.warning("row gone at flush, answered 404: %s", exc)
         return problem_response(404, "not_found", "The resource does not exist.", request=request)
     # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
     # through (psycopg's DataError family): they are the client's input, not our failure.

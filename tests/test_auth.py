@@ -590,6 +590,23 @@ class TestPages:
             assert "If the address has a BlokID account" in sent.text
         assert [m.template for m in await outbox_for(session, user.email)] == ["reset_password"]
 
+    async def test_forgot_password_form_posted_from_another_site_sends_nothing(
+        self, client, session
+    ):
+        user = await create_user(session)
+        foreign = await client.post(
+            "/forgot-password",
+            data={"email": user.email},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+        assert await outbox_for(session, user.email) == []
+        own = await client.post(
+            "/forgot-password", data={"email": user.email}, headers={"Origin": "http://testserver"}
+        )
+        assert own.status_code == 200
+        assert [m.template for m in await outbox_for(session, user.email)] == ["reset_password"]
+
     async def test_forgot_password_page_is_rate_limited_like_the_api(self, app, session):
         limited = create_app(
             make_settings(app.state.settings.database_url, rate_limit_enabled=True),

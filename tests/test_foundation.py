@@ -99,6 +99,16 @@ class TestSettings:
         with pytest.raises(SystemExit, match="SECRET_KEY"):
             load_settings()
 
+    def test_production_requires_an_address_for_mailed_links(self, monkeypatch):
+        monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("SECRET_KEY", "x" * 32)
+        monkeypatch.delenv("PUBLIC_URL", raising=False)
+        monkeypatch.delenv("FRONTEND_URL", raising=False)
+        with pytest.raises(SystemExit, match="PUBLIC_URL or FRONTEND_URL"):
+            load_settings()
+        monkeypatch.setenv("FRONTEND_URL", "https://app.example")
+        assert load_settings().links_base_url == "https://app.example"
+
     def test_bad_value_names_the_variable(self, monkeypatch):
         monkeypatch.setenv("PORT", "not-a-port")
         with pytest.raises(SystemExit, match="PORT"):

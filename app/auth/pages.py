@@ -6,6 +6,7 @@ JavaScript is needed. With FRONTEND_URL set, mails link to the front end instead
 
 from html import escape
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from app.auth import service
 from app.auth.dependencies import AppSettings
 from app.auth.router import Limiter, request_reset_mail
+from app.config import Settings
 from app.db import Session
 from app.errors import AppError
 
@@ -115,6 +117,22 @@ async def forgot_password_form() -> HTMLResponse:
     )
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _from_own_page(request: Request, settings: Settings) -> bool:
+    # Any site could hold a form posting here and make its visitors' browsers (many addresses, so
+    # past the per-IP limit) send reset mails to chosen addresses. Browsers name the page's
+    # origin on every form POST; requests without one (scripts) are not cross-site forms.
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = {_origin(str(request.base_url)), _origin(settings.links_base_url)}
+    return origin.lower() in own
+
+
 @router.post("/forgot-password")
 async def forgot_password_submit(
     request: Request,
@@ -124,6 +142,8 @@ async def forgot_password_submit(
     email: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Mail a reset link, with the same answer and limits as `POST /api/v1/auth/forgot-password`."""
+    if not _from_own_page(request, settings):
+        return page("Not sent", "<p id='result'>Use the form on this site.</p>", 403)
     try:
         await request_reset_mail(email, request, session, settings, limiter)
     except AppError as exc:

@@ -147,6 +147,24 @@ _WEBSITE_WITH_ROLES = websites_with_roles(sa.bindparam("user_id")).where(
 )
 
 
+# The guards unpack rows by position (the fastest row shape): keep the order they expect.
+_ORGANIZATION_COLUMNS = ("id", "name", "created_at", "role")
+_WEBSITE_COLUMNS = (
+    "id",
+    "organization_id",
+    "name",
+    "url",
+    "created_at",
+    "org_role",
+    "website_role",
+)
+for _query, _expected in (
+    (_ORGANIZATION_WITH_ROLE, _ORGANIZATION_COLUMNS),
+    (_WEBSITE_WITH_ROLES, _WEBSITE_COLUMNS),
+):
+    if tuple(_query.selected_columns.keys()) != _expected:
+        raise RuntimeError(f"guard query columns changed: {_query.selected_columns.keys()}")
+
 _ORGANIZATION_SQL = str(_ORGANIZATION_WITH_ROLE.compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
 WEBSITE_GUARD_SQL = str(_WEBSITE_WITH_ROLES.compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
 
