@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     rate_limit_register_per_ip: int = Field(default=20, ge=1)
     rate_limit_mail_per_account: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=900, ge=1)
+    rate_limit_exempt_ips: str = "127.0.0.1,::1"
 
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
     password_screening: bool = False
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
         if self.smtp_tls and self.smtp_ssl:
             raise ValueError("SMTP_TLS and SMTP_SSL are exclusive: choose one")
         return self
+
+    @property
+    def rate_limit_exempt_ip_set(self) -> frozenset[str]:
+        """Client addresses the per-IP limits skip (RATE_LIMIT_EXEMPT_IPS, comma-separated)."""
+        return frozenset(ip.strip() for ip in self.rate_limit_exempt_ips.split(",") if ip.strip())
 
     @property
     def json_logs(self) -> bool:

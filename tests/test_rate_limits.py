@@ -1,6 +1,7 @@
 """Rate limits: 429 with Retry-After; shared through Redis; in-process when Redis is gone."""
 
 import uuid
+from contextlib import asynccontextmanager
 
 import pytest
 from httpx import ASGITransport, AsyncClient
@@ -14,23 +15,30 @@ from tests.factories import unique_email
 from tests.live import free_port
 
 
-@pytest.fixture
-async def limited_client(database_url):
+@asynccontextmanager
+async def client_of(database_url, client_ip, **overrides):
     settings = make_settings(
         database_url,
-        rate_limit_enabled=True,
-        rate_limit_login_per_account=3,
-        rate_limit_login_per_ip=1000,
-        rate_limit_register_per_ip=2,
-        rate_limit_mail_per_account=2,
+        **{
+            "rate_limit_enabled": True,
+            "rate_limit_login_per_account": 3,
+            "rate_limit_login_per_ip": 1000,
+            "rate_limit_register_per_ip": 2,
+            "rate_limit_mail_per_account": 2,
+            **overrides,
+        },
     )
     application = create_app(settings, run_background_tasks=False)
     async with application.router.lifespan_context(application):
-        transport = ASGITransport(
-            app=application, client=(f"10.9.{uuid.uuid4().int % 250}.1", 1234)
-        )
+        transport = ASGITransport(app=application, client=(client_ip, 1234))
         async with AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+@pytest.fixture
+async def limited_client(database_url):
+    async with client_of(database_url, f"10.9.{uuid.uuid4().int % 250}.1") as http:
+        yield http
 
 
 class TestHttpLimits:
@@ -69,6 +77,41 @@ class TestHttpLimits:
             for v in variants
         ]
         assert statuses == [401, 401, 401, 429]
+
+    async def test_only_failed_logins_count(self, limited_client):
+        email = unique_email("often")
+        password = "tangerine-obelisk-42"
+        await limited_client.post(
+            "/api/v1/auth/register", json={"email": email, "password": password}
+        )
+        good = {"username": email, "password": password}
+        bad = {"username": email, "password": "wrong-password"}
+        for _ in range(6):  # twice the limit, all successful
+            assert (await limited_client.post("/api/v1/auth/login", data=good)).status_code == 200
+        for _ in range(3):
+            assert (await limited_client.post("/api/v1/auth/login", data=bad)).status_code == 401
+        # Past the limit even the right password waits for the window to end.
+        assert (await limited_client.post("/api/v1/auth/login", data=good)).status_code == 429
+
+    async def test_per_ip_limits_skip_exempt_addresses(self, database_url):
+        async def registrations(client_ip, **overrides):
+            async with client_of(database_url, client_ip, **overrides) as http:
+                return [
+                    (
+                        await http.post(
+                            "/api/v1/auth/register",
+                            json={"email": unique_email("ip"), "password": "tangerine-obelisk-42"},
+                        )
+                    ).status_code
+                    for _ in range(4)
+                ]
+
+        assert await registrations("127.0.0.1") == [202] * 4  # loopback: exempt by default
+        assert await registrations("::1") == [202] * 4
+        assert await registrations("127.0.0.1", rate_limit_exempt_ips="") == [202, 202, 429, 429]
+        assert (
+            await registrations("10.1.2.3", rate_limit_exempt_ips="10.1.2.3, 10.1.2.4") == [202] * 4
+        )
 
     async def test_forgot_password_per_account(self, limited_client):
         email = unique_email("forgot")
@@ -114,6 +157,18 @@ class TestLimiter:
         with pytest.raises(RateLimited):
             await limiter.hit("k", 2)
         await dead.aclose()
+
+    async def test_check_counts_nothing_and_record_refuses_nothing(self):
+        limiter = RateLimiter(enabled=True, window_seconds=60)
+        for _ in range(5):
+            await limiter.check("k", 2)
+        await limiter.record("k")
+        await limiter.record("k")
+        await limiter.record("k")  # over the limit: recorded, not refused
+        with pytest.raises(RateLimited):
+            await limiter.check("k", 2)
+        await limiter.hit(None, 1)  # an exempt client is never counted
+        await limiter.check(None, 0)
 
     async def test_disabled_limiter_never_refuses(self):
         limiter = RateLimiter(enabled=False, window_seconds=60)

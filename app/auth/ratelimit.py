@@ -28,24 +28,24 @@ class RateLimiter:
         self._local: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._redis_down_until = 0.0
 
-    def _local_hit(self, key: str, window_index: int) -> int:
+    def _local_hit(self, key: str, window_index: int, increment: int = 1) -> int:
         start, count = self._local.get(key, (window_index, 0))
         if start != window_index:
             start, count = window_index, 0
-        count += 1
+        count += increment
         self._local[key] = (start, count)
         self._local.move_to_end(key)
         while len(self._local) > _MAX_LOCAL_KEYS:
             self._local.popitem(last=False)
         return count
 
-    async def _redis_hit(self, key: str, window_index: int) -> int | None:
+    async def _redis_hit(self, key: str, window_index: int, increment: int = 1) -> int | None:
         if self.redis is None or time.monotonic() < self._redis_down_until:
             return None
         redis_key = f"ratelimit:{key}:{window_index}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(redis_key)
+                pipe.incrby(redis_key, increment)
                 pipe.expire(redis_key, self.window + 1)
                 count, _ = await pipe.execute()
             return int(count)
@@ -54,15 +54,35 @@ class RateLimiter:
             self._redis_down_until = time.monotonic() + 5
             return None
 
-    async def hit(self, key: str, limit: int) -> None:
-        """Count one hit for `key`; raise `RateLimited` with the seconds left when over `limit`."""
-        if not self.enabled:
-            return
+    async def _count(self, key: str, increment: int) -> tuple[int, float]:
+        """The key's count in the current window after adding `increment`, and the seconds
+        until that window ends."""
         now = time.time()
         window_index = int(now // self.window)
-        count = await self._redis_hit(key, window_index)
+        count = await self._redis_hit(key, window_index, increment)
         if count is None:
-            count = self._local_hit(key, window_index)
+            count = self._local_hit(key, window_index, increment)
+        return count, (window_index + 1) * self.window - now
+
+    async def hit(self, key: str | None, limit: int) -> None:
+        """Count one hit for `key`; raise `RateLimited` with the seconds left when over `limit`.
+        A `None` key is not limited (an exempt client)."""
+        if not self.enabled or key is None:
+            return
+        count, left = await self._count(key, 1)
         if count > limit:
-            retry_after = int((window_index + 1) * self.window - now) + 1
-            raise RateLimited(retry_after)
+            raise RateLimited(int(left) + 1)
+
+    async def check(self, key: str | None, limit: int) -> None:
+        """Raise `RateLimited` if `key` already reached `limit` in this window, counting nothing
+        (for limits on failures, recorded with `record` once the outcome is known)."""
+        if not self.enabled or key is None:
+            return
+        count, left = await self._count(key, 0)
+        if count >= limit:
+            raise RateLimited(int(left) + 1)
+
+    async def record(self, key: str | None) -> None:
+        """Count one event for `key` without refusing anything."""
+        if self.enabled and key is not None:
+            await self._count(key, 1)

@@ -17,8 +17,9 @@ from app.auth.schemas import (
     TokenIn,
     TokenPair,
 )
+from app.config import Settings
 from app.db import Session
-from app.errors import error_responses
+from app.errors import Unauthorized, error_responses
 from app.types import normalize_email
 from app.users.schemas import UserPublic
 
@@ -39,6 +40,14 @@ Limiter = Annotated[RateLimiter, Depends(limiter_of)]
 def client_ip(request: Request) -> str:
     """The peer address (behind a proxy, run uvicorn with --proxy-headers so this is the client)."""
     return request.client.host if request.client else "unknown"
+
+
+def ip_key(request: Request, settings: Settings, scope: str) -> str | None:
+    """The per-IP rate-limit key of this request, or None for an exempt client address."""
+    ip = client_ip(request)
+    if ip in settings.rate_limit_exempt_ip_set:
+        return None
+    return f"{scope}:ip:{ip}"
 
 
 def _account_key(username: str) -> str:
@@ -71,7 +80,7 @@ async def register(
 
     Answers the same whether or not the address is taken (its owner is mailed instead).
     """
-    await limiter.hit(f"register:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await limiter.hit(ip_key(request, settings, "register"), settings.rate_limit_register_per_ip)
     await service.register(
         session,
         settings,
@@ -90,14 +99,24 @@ async def login(
     settings: AppSettings,
     limiter: Limiter,
 ) -> TokenPair:
-    """Exchange email and password (OAuth2 password flow form) for an access and a refresh token."""
-    await limiter.hit(f"login:ip:{client_ip(request)}", settings.rate_limit_login_per_ip)
-    await limiter.hit(
-        f"login:account:{_account_key(form.username)}", settings.rate_limit_login_per_account
-    )
-    return _tokens(
-        await service.login(session, settings, username=form.username, password=form.password)
-    )
+    """Exchange email and password (OAuth2 password flow form) for an access and a refresh token.
+
+    Only failed attempts count towards the limits, so a client logging in often is never refused;
+    past a limit every attempt, right or wrong, answers 429 until the window ends.
+    """
+    per_ip = ip_key(request, settings, "login")
+    per_account = f"login:account:{_account_key(form.username)}"
+    await limiter.check(per_ip, settings.rate_limit_login_per_ip)
+    await limiter.check(per_account, settings.rate_limit_login_per_account)
+    try:
+        issued = await service.login(
+            session, settings, username=form.username, password=form.password
+        )
+    except Unauthorized:
+        await limiter.record(per_ip)
+        await limiter.record(per_account)
+        raise
+    return _tokens(issued)
 
 
 @router.post("/refresh", operation_id="refresh_tokens", responses=error_responses(401, 422))
@@ -147,7 +166,7 @@ async def resend_verification(
     limiter: Limiter,
 ) -> Accepted:
     """Mail a new verification link if the address has an unverified account."""
-    await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await limiter.hit(ip_key(request, settings, "mail"), settings.rate_limit_register_per_ip)
     if (email := _address_or_none(body.email)) is not None:
         await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
         await service.resend_verification(session, settings, email=email)
@@ -177,7 +196,7 @@ async def request_reset_mail(
 ) -> None:
     """Queue a reset mail if `text` is an address with an account, within the mail limits
     (429 beyond them); the API route and the HTML page both ask through here."""
-    await limiter.hit(f"mail:ip:{client_ip(request)}", settings.rate_limit_register_per_ip)
+    await limiter.hit(ip_key(request, settings, "mail"), settings.rate_limit_register_per_ip)
     if (email := _address_or_none(text)) is not None:
         await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
         await service.forgot_password(session, settings, email=email)
