@@ -3,6 +3,7 @@
 import asyncio
 from datetime import timedelta
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -105,6 +106,47 @@ class TestOutbox:
                 await asyncio.gather(one.send_due(), two.send_due())
             received = [str(m["To"]) for m in inbox.messages if str(m["To"]) in addresses]
             assert sorted(received) == sorted(addresses)
+        finally:
+            controller.stop()
+
+    async def test_a_connection_lost_mid_batch_resends_only_the_mail_in_flight(
+        self, app, database_url
+    ):
+        controller, inbox = start_smtp()
+        try:
+            addresses = [unique_email("lost") for _ in range(5)]
+            await queue_committed(app, addresses)
+            sender = sender_for(app, database_url, controller.port)
+            deliver = sender._deliver
+            delivered = 0
+
+            def deliver_then_lose_the_connection(recipient, mail, mail_id):
+                nonlocal delivered
+                deliver(recipient, mail, mail_id)
+                if recipient in addresses:
+                    delivered += 1
+                if delivered == 3:
+                    # The sender's connection waits, in its transaction, for this send to end.
+                    with psycopg.connect(database_url, autocommit=True) as admin:
+                        admin.execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = current_database()"
+                            " AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+                        )
+
+            sender._deliver = deliver_then_lose_the_connection  # type: ignore[method-assign]
+            for _ in range(6):
+                try:
+                    await sender.send_due()
+                except Exception:  # noqa: BLE001, S110 - the lost connection, as in `run()`
+                    pass
+            received = [str(m["Message-ID"]) for m in inbox.messages if str(m["To"]) in addresses]
+            assert sorted({str(m["To"]) for m in inbox.messages} & set(addresses)) == sorted(
+                addresses
+            )
+            # The third mail was sent but not marked: it goes again; the two before it do not.
+            assert len(received) == len(addresses) + 1
+            assert len(set(received)) == len(addresses)
         finally:
             controller.stop()
 

@@ -1,8 +1,9 @@
 """The outbox sender: claims due mails, renders and sends them, retries with backoff.
 
-Rows are claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that lasts until they are
+Each row is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that lasts until it is
 marked sent, so several instances never send the same row at once and a crash mid-send leaves the
-row pending for the next attempt (at-least-once delivery). Runs inside the app's lifespan, or
+row pending for the next attempt (at-least-once delivery: a connection lost between sending and
+committing re-sends that one mail, with the same Message-ID). Runs inside the app's lifespan, or
 alone as `python -m scripts.send_mail`.
 """
 
@@ -87,37 +88,49 @@ class MailSender:
             raise DeliveryError(f"SMTP status {response.status_code}: {response.error!r}")
 
     async def send_due(self) -> int:
-        """Send one batch of due mails; returns how many rows were handled."""
+        """Send up to a batch of due mails; returns how many rows were handled.
+
+        Each mail is claimed, sent and marked in a transaction of its own, so losing the database
+        connection mid-batch re-sends at most the one mail that was in flight, not every mail
+        sent earlier in the batch.
+        """
+        handled = 0
+        while handled < BATCH_SIZE and await self._send_one():
+            handled += 1
+        return handled
+
+    async def _send_one(self) -> bool:
         async with self._sessions() as session, session.begin():
-            rows = (
+            row = (
                 await session.scalars(
                     sa.select(OutboxMail)
                     .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= sa.func.now())  # type: ignore[arg-type]
                     .order_by(OutboxMail.next_attempt_at)  # type: ignore[arg-type]
-                    .limit(BATCH_SIZE)
+                    .limit(1)
                     .with_for_update(skip_locked=True)
                 )
-            ).all()
-            for row in rows:
-                try:
-                    rendered = render(row.template, row.context)
-                    await asyncio.to_thread(self._deliver, row.recipient, rendered, str(row.id))
-                except Exception as exc:  # noqa: BLE001 - any failure is retried later
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    row.next_attempt_at = utcnow() + backoff(
-                        row.attempts, self._settings.mail_max_backoff_seconds
-                    )
-                    if row.attempts >= self._settings.mail_max_attempts:
-                        row.status = "failed"
-                    logger.warning(
-                        "mail %s attempt %s failed: %s", row.id, row.attempts, row.last_error
-                    )
-                else:
-                    row.status = "sent"
-                    row.sent_at = utcnow()
-                    row.attempts += 1
-        return len(rows)
+            ).one_or_none()
+            if row is None:
+                return False
+            try:
+                rendered = render(row.template, row.context)
+                await asyncio.to_thread(self._deliver, row.recipient, rendered, str(row.id))
+            except Exception as exc:  # noqa: BLE001 - any failure is retried later
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                row.next_attempt_at = utcnow() + backoff(
+                    row.attempts, self._settings.mail_max_backoff_seconds
+                )
+                if row.attempts >= self._settings.mail_max_attempts:
+                    row.status = "failed"
+                logger.warning(
+                    "mail %s attempt %s failed: %s", row.id, row.attempts, row.last_error
+                )
+            else:
+                row.status = "sent"
+                row.sent_at = utcnow()
+                row.attempts += 1
+        return True
 
     async def run(self) -> None:
         """Send forever; sleep briefly when nothing is due; survive database outages."""
