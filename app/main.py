@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from redis.asyncio import Redis
 
 from app.auth.pages import router as pages_router
 from app.auth.passwords import configure_hash_concurrency
-from app.auth.ratelimit import RateLimiter
+from app.auth.ratelimit import RateLimiter, rate_limit_redis
 from app.auth.router import router as auth_router
 from app.authz.sync import PolicyStore
 from app.config import Settings, get_settings
@@ -40,7 +39,7 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL)")
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = rate_limit_redis(settings.redis_url) if settings.redis_url else None
         store = PolicyStore(engine, settings.database_url, settings.policy_check_seconds)
         app.state.settings = settings
         app.state.engine = engine

@@ -1,5 +1,11 @@
 """Rate limits: 429 with Retry-After; shared through Redis; in-process when Redis is gone."""
 
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -7,7 +13,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from redis.asyncio import Redis
 
-from app.auth.ratelimit import RateLimiter
+from app.auth.ratelimit import RateLimiter, rate_limit_redis
 from app.errors import RateLimited
 from app.main import create_app
 from tests.conftest import make_settings
@@ -93,6 +99,20 @@ class TestHttpLimits:
         # Past the limit even the right password waits for the window to end.
         assert (await limited_client.post("/api/v1/auth/login", data=good)).status_code == 429
 
+    async def test_concurrent_wrong_passwords_cannot_all_pass(self, limited_client):
+        # Each attempt is counted before the password is checked, so a burst is cut at the limit.
+        email = unique_email("burst")
+        responses = await asyncio.gather(
+            *(
+                limited_client.post(
+                    "/api/v1/auth/login", data={"username": email, "password": "wrong-password"}
+                )
+                for _ in range(10)
+            )
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [401] * 3 + [429] * 7
+
     async def test_per_ip_limits_skip_exempt_addresses(self, database_url):
         async def registrations(client_ip, **overrides):
             async with client_of(database_url, client_ip, **overrides) as http:
@@ -158,19 +178,52 @@ class TestLimiter:
             await limiter.hit("k", 2)
         await dead.aclose()
 
-    async def test_check_counts_nothing_and_record_refuses_nothing(self):
+    async def test_a_refunded_hit_does_not_count(self):
         limiter = RateLimiter(enabled=True, window_seconds=60)
         for _ in range(5):
-            await limiter.check("k", 2)
-        await limiter.record("k")
-        await limiter.record("k")
-        await limiter.record("k")  # over the limit: recorded, not refused
+            await limiter.hit("k", 2)
+            await limiter.refund("k")
+        await limiter.hit("k", 2)
+        await limiter.hit("k", 2)
         with pytest.raises(RateLimited):
-            await limiter.check("k", 2)
-        await limiter.hit(None, 1)  # an exempt client is never counted
-        await limiter.check(None, 0)
+            await limiter.hit("k", 2)
+        for _ in range(3):
+            await limiter.hit(None, 1)  # an exempt client is never counted
 
     async def test_disabled_limiter_never_refuses(self):
         limiter = RateLimiter(enabled=False, window_seconds=60)
         for _ in range(10):
             await limiter.hit("k", 1)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+class TestRedisRestart:
+    async def test_the_first_hit_after_a_restart_still_counts_in_redis(self, tmp_path):
+        port = free_port()
+        command = ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)]
+
+        def start() -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            for _ in range(100):
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                    return process
+                time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        server = start()
+        redis = rate_limit_redis(f"redis://127.0.0.1:{port}/0")
+        limiter = RateLimiter(enabled=True, window_seconds=60, redis=redis)
+        try:
+            await limiter.hit("k", 10)  # opens the pooled connection
+            server.terminate()
+            server.wait(timeout=10)
+            server = start()  # a new, empty Redis: the pooled connection is dead
+            await limiter.hit("k", 10)
+            keys = [key async for key in redis.scan_iter("ratelimit:k:*")]
+            # Counted in the restarted Redis, not in the process after a failed first command.
+            assert len(keys) == 1
+            assert int(await redis.get(keys[0])) == 1
+        finally:
+            await redis.aclose()
+            server.terminate()
+            server.wait(timeout=10)

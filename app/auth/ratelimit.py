@@ -9,13 +9,31 @@ import time
 from collections import OrderedDict
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.errors import RateLimited
 
 logger = logging.getLogger("app.ratelimit")
 
 _MAX_LOCAL_KEYS = 100_000
+
+
+def rate_limit_redis(url: str) -> Redis:
+    """A Redis client for the counters: short timeouts, so a stuck Redis costs a request about a
+    second (two attempts) before the in-process fallback takes over, and one retry on a fresh
+    connection, so the first command after a Redis restart does not fail on a connection the
+    restart closed."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=0.5,
+        socket_timeout=0.5,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 class RateLimiter:
@@ -73,16 +91,8 @@ class RateLimiter:
         if count > limit:
             raise RateLimited(int(left) + 1)
 
-    async def check(self, key: str | None, limit: int) -> None:
-        """Raise `RateLimited` if `key` already reached `limit` in this window, counting nothing
-        (for limits on failures, recorded with `record` once the outcome is known)."""
-        if not self.enabled or key is None:
-            return
-        count, left = await self._count(key, 0)
-        if count >= limit:
-            raise RateLimited(int(left) + 1)
-
-    async def record(self, key: str | None) -> None:
-        """Count one event for `key` without refusing anything."""
+    async def refund(self, key: str | None) -> None:
+        """Take back one hit of `key` (for limits on failures: every attempt is counted before it
+        runs, so concurrent attempts cannot all pass, and a success gives its hit back)."""
         if self.enabled and key is not None:
-            await self._count(key, 1)
+            await self._count(key, -1)

@@ -106,17 +106,24 @@ async def login(
     """
     per_ip = ip_key(request, settings, "login")
     per_account = f"login:account:{_account_key(form.username)}"
-    await limiter.check(per_ip, settings.rate_limit_login_per_ip)
-    await limiter.check(per_account, settings.rate_limit_login_per_account)
+    await limiter.hit(per_ip, settings.rate_limit_login_per_ip)
+    await limiter.hit(per_account, settings.rate_limit_login_per_account)
     try:
         issued = await service.login(
             session, settings, username=form.username, password=form.password
         )
     except Unauthorized:
-        await limiter.record(per_ip)
-        await limiter.record(per_account)
+        raise  # a failed attempt: its hits stay counted
+    except BaseException:
+        await _refund(limiter, per_ip, per_account)  # not the caller's failure (an outage)
         raise
+    await _refund(limiter, per_ip, per_account)
     return _tokens(issued)
+
+
+async def _refund(limiter: RateLimiter, *keys: str | None) -> None:
+    for key in keys:
+        await limiter.refund(key)
 
 
 @router.post("/refresh", operation_id="refresh_tokens", responses=error_responses(401, 422))
