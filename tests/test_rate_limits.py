@@ -113,6 +113,21 @@ class TestHttpLimits:
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [401] * 3 + [429] * 7
 
+    async def test_concurrent_right_passwords_never_lock_the_account(self, limited_client):
+        email = unique_email("storm")
+        password = "tangerine-obelisk-42"
+        await limited_client.post(
+            "/api/v1/auth/register", json={"email": email, "password": password}
+        )
+        good = {"username": email, "password": password}
+        burst = await asyncio.gather(
+            *(limited_client.post("/api/v1/auth/login", data=good) for _ in range(8))
+        )
+        # A burst over the limit may be refused in part, but what was refused is not counted
+        # and what succeeded gave its count back: the next login goes through.
+        assert {r.status_code for r in burst} <= {200, 429}
+        assert (await limited_client.post("/api/v1/auth/login", data=good)).status_code == 200
+
     async def test_per_ip_limits_skip_exempt_addresses(self, database_url):
         async def registrations(client_ip, **overrides):
             async with client_of(database_url, client_ip, **overrides) as http:
@@ -177,6 +192,15 @@ class TestLimiter:
         with pytest.raises(RateLimited):
             await limiter.hit("k", 2)
         await dead.aclose()
+
+    async def test_a_refused_hit_is_not_counted(self):
+        limiter = RateLimiter(enabled=True, window_seconds=60)
+        await limiter.hit("k", 1)
+        for _ in range(3):
+            with pytest.raises(RateLimited):
+                await limiter.hit("k", 1)
+        await limiter.refund("k")  # the one let through gives its hit back
+        await limiter.hit("k", 1)
 
     async def test_a_refunded_hit_does_not_count(self):
         limiter = RateLimiter(enabled=True, window_seconds=60)

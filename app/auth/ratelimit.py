@@ -50,7 +50,7 @@ class RateLimiter:
         start, count = self._local.get(key, (window_index, 0))
         if start != window_index:
             start, count = window_index, 0
-        count += increment
+        count = max(0, count + increment)
         self._local[key] = (start, count)
         self._local.move_to_end(key)
         while len(self._local) > _MAX_LOCAL_KEYS:
@@ -84,11 +84,13 @@ class RateLimiter:
 
     async def hit(self, key: str | None, limit: int) -> None:
         """Count one hit for `key`; raise `RateLimited` with the seconds left when over `limit`.
-        A `None` key is not limited (an exempt client)."""
+        A refused hit is taken back: only what was let through counts. A `None` key is not
+        limited (an exempt client)."""
         if not self.enabled or key is None:
             return
         count, left = await self._count(key, 1)
         if count > limit:
+            await self._count(key, -1)
             raise RateLimited(int(left) + 1)
 
     async def refund(self, key: str | None) -> None:

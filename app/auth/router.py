@@ -19,7 +19,7 @@ from app.auth.schemas import (
 )
 from app.config import Settings
 from app.db import Session
-from app.errors import Unauthorized, error_responses
+from app.errors import RateLimited, Unauthorized, error_responses
 from app.types import normalize_email
 from app.users.schemas import UserPublic
 
@@ -107,7 +107,11 @@ async def login(
     per_ip = ip_key(request, settings, "login")
     per_account = f"login:account:{_account_key(form.username)}"
     await limiter.hit(per_ip, settings.rate_limit_login_per_ip)
-    await limiter.hit(per_account, settings.rate_limit_login_per_account)
+    try:
+        await limiter.hit(per_account, settings.rate_limit_login_per_account)
+    except RateLimited:
+        await limiter.refund(per_ip)  # the attempt never ran
+        raise
     try:
         issued = await service.login(
             session, settings, username=form.username, password=form.password
