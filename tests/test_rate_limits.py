@@ -128,6 +128,50 @@ class TestHttpLimits:
         assert {r.status_code for r in burst} <= {200, 429}
         assert (await limited_client.post("/api/v1/auth/login", data=good)).status_code == 200
 
+    async def test_an_attempt_refused_for_its_account_gives_back_its_ip_count(self, database_url):
+        async with client_of(
+            database_url,
+            f"10.8.{uuid.uuid4().int % 250}.1",
+            rate_limit_login_per_ip=3,
+            rate_limit_login_per_account=1,
+        ) as http:
+
+            async def wrong(email):
+                return (
+                    await http.post(
+                        "/api/v1/auth/login", data={"username": email, "password": "wrong-pw"}
+                    )
+                ).status_code
+
+            locked = unique_email("locked")
+            assert await wrong(locked) == 401
+            assert [await wrong(locked) for _ in range(5)] == [429] * 5  # refused by account
+            # Those five never ran: the address has used 1 of its 3 failures, not 6.
+            assert [await wrong(unique_email("other")) for _ in range(3)] == [401, 401, 429]
+
+    async def test_an_outage_during_login_gives_the_counts_back(self, limited_client, monkeypatch):
+        from sqlalchemy.exc import OperationalError
+
+        from app.auth import service
+
+        async def database_down(*args, **kwargs):
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError())
+
+        email = unique_email("outage")
+        bad = {"username": email, "password": "wrong-password"}
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "login", database_down)
+            outages = [
+                (await limited_client.post("/api/v1/auth/login", data=bad)).status_code
+                for _ in range(5)
+            ]
+        assert outages == [503] * 5
+        statuses = [
+            (await limited_client.post("/api/v1/auth/login", data=bad)).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]
+
     async def test_per_ip_limits_skip_exempt_addresses(self, database_url):
         async def registrations(client_ip, **overrides):
             async with client_of(database_url, client_ip, **overrides) as http:
@@ -157,6 +201,48 @@ class TestHttpLimits:
             for _ in range(3)
         ]
         assert statuses == [202, 202, 429]
+
+
+@pytest.fixture
+async def shared_redis():
+    redis = rate_limit_redis("redis://127.0.0.1:6379/0")
+    try:
+        await redis.ping()
+    except Exception:  # noqa: BLE001 - any failure means no Redis to test against
+        await redis.aclose()
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    yield redis
+    await redis.aclose()
+
+
+class TestRedisCounters:
+    async def test_a_refund_undoes_its_own_window_only(self, shared_redis, monkeypatch):
+        limiter = RateLimiter(enabled=True, window_seconds=60, redis=shared_redis)
+        key = f"test:{uuid.uuid4().hex}"
+        clock = [6000.0 * 60 + 59.9]  # the last moment of a window
+        monkeypatch.setattr("app.auth.ratelimit.time.time", lambda: clock[0])
+        hit = await limiter.hit(key, 1)
+        assert hit is not None
+        for _ in range(5):
+            with pytest.raises(RateLimited):
+                await limiter.hit(key, 1)  # refused: not counted
+        clock[0] += 0.2  # the next window
+        await limiter.refund(hit)  # lands in the window the hit was counted in
+        await limiter.hit(key, 1)
+        with pytest.raises(RateLimited):
+            await limiter.hit(key, 1)  # one per window: no credit carried over
+        assert int(await shared_redis.get(hit.window_key)) == 0
+
+    async def test_a_refund_never_goes_below_zero(self, shared_redis):
+        limiter = RateLimiter(enabled=True, window_seconds=60, redis=shared_redis)
+        key = f"test:{uuid.uuid4().hex}"
+        hit = await limiter.hit(key, 1)
+        for _ in range(3):
+            await limiter.refund(hit)
+        assert int(await shared_redis.get(hit.window_key)) == 0
+        await limiter.hit(key, 1)
+        with pytest.raises(RateLimited):
+            await limiter.hit(key, 1)
 
 
 class TestLimiter:
@@ -195,24 +281,23 @@ class TestLimiter:
 
     async def test_a_refused_hit_is_not_counted(self):
         limiter = RateLimiter(enabled=True, window_seconds=60)
-        await limiter.hit("k", 1)
+        hit = await limiter.hit("k", 1)
         for _ in range(3):
             with pytest.raises(RateLimited):
                 await limiter.hit("k", 1)
-        await limiter.refund("k")  # the one let through gives its hit back
+        await limiter.refund(hit)  # the one let through gives its hit back
         await limiter.hit("k", 1)
 
     async def test_a_refunded_hit_does_not_count(self):
         limiter = RateLimiter(enabled=True, window_seconds=60)
         for _ in range(5):
-            await limiter.hit("k", 2)
-            await limiter.refund("k")
+            await limiter.refund(await limiter.hit("k", 2))
         await limiter.hit("k", 2)
         await limiter.hit("k", 2)
         with pytest.raises(RateLimited):
             await limiter.hit("k", 2)
         for _ in range(3):
-            await limiter.hit(None, 1)  # an exempt client is never counted
+            assert await limiter.hit(None, 1) is None  # an exempt client is never counted
 
     async def test_disabled_limiter_never_refuses(self):
         limiter = RateLimiter(enabled=False, window_seconds=60)

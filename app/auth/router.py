@@ -1,5 +1,6 @@
 """The /auth routes."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -7,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.dependencies import AppSettings
-from app.auth.ratelimit import RateLimiter
+from app.auth.ratelimit import Hit, RateLimiter
 from app.auth.schemas import (
     Accepted,
     MailRequestIn,
@@ -19,7 +20,7 @@ from app.auth.schemas import (
 )
 from app.config import Settings
 from app.db import Session
-from app.errors import RateLimited, Unauthorized, error_responses
+from app.errors import Unauthorized, error_responses
 from app.types import normalize_email
 from app.users.schemas import UserPublic
 
@@ -101,33 +102,34 @@ async def login(
 ) -> TokenPair:
     """Exchange email and password (OAuth2 password flow form) for an access and a refresh token.
 
-    Only failed attempts count towards the limits, so a client logging in often is never refused;
-    past a limit every attempt, right or wrong, answers 429 until the window ends.
+    Failed attempts count towards the limits. Every attempt holds a count while it runs, so
+    simultaneous wrong passwords cannot all pass; one that succeeds, or is refused, or fails for
+    a reason that is not the caller's, gives it back. Past a limit every attempt, right or wrong,
+    answers 429 until the window ends.
     """
     per_ip = ip_key(request, settings, "login")
     per_account = f"login:account:{_account_key(form.username)}"
-    await limiter.hit(per_ip, settings.rate_limit_login_per_ip)
+    hits: list[Hit | None] = []
+    wrong_credentials = False
     try:
-        await limiter.hit(per_account, settings.rate_limit_login_per_account)
-    except RateLimited:
-        await limiter.refund(per_ip)  # the attempt never ran
-        raise
-    try:
+        hits.append(await limiter.hit(per_ip, settings.rate_limit_login_per_ip))
+        hits.append(await limiter.hit(per_account, settings.rate_limit_login_per_account))
         issued = await service.login(
             session, settings, username=form.username, password=form.password
         )
     except Unauthorized:
-        raise  # a failed attempt: its hits stay counted
-    except BaseException:
-        await _refund(limiter, per_ip, per_account)  # not the caller's failure (an outage)
+        wrong_credentials = True
         raise
-    await _refund(limiter, per_ip, per_account)
+    finally:
+        if not wrong_credentials:
+            # Shielded: a cancelled request (client gone, shutdown) still gives its counts back.
+            await asyncio.shield(_refund(limiter, hits))
     return _tokens(issued)
 
 
-async def _refund(limiter: RateLimiter, *keys: str | None) -> None:
-    for key in keys:
-        await limiter.refund(key)
+async def _refund(limiter: RateLimiter, hits: list[Hit | None]) -> None:
+    for hit in hits:
+        await limiter.refund(hit)
 
 
 @router.post("/refresh", operation_id="refresh_tokens", responses=error_responses(401, 422))
