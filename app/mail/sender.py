@@ -1,25 +1,27 @@
 """The outbox sender: claims due mails, renders and sends them, retries with backoff.
 
-Each row is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that lasts until it is
-marked sent, so several instances never send the same row at once and a crash mid-send leaves the
-row pending for the next attempt (at-least-once delivery: a connection lost between sending and
-committing re-sends that one mail, with the same Message-ID). Runs inside the app's lifespan, or
+A mail is claimed (`FOR UPDATE SKIP LOCKED`, one row) and leased in a short transaction, sent with
+no transaction open, and its outcome recorded in another. Several instances never send the same
+row at once; a sender that dies or cannot record the outcome leaves the row to be tried again
+when its lease ends (at-least-once delivery: such a mail may arrive twice, with the same
+Message-ID), and the attempt count bounds how often. Runs inside the app's lifespan, or
 alone as `python -m scripts.send_mail`.
 """
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import emails
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import DATA_DIR, Settings
-from app.db import utcnow
 from app.mail.models import OutboxMail
 from app.mail.templates import RenderedMail, render
 
@@ -40,6 +42,24 @@ class DeliveryError(Exception):
 def backoff(attempts: int, cap_seconds: float) -> timedelta:
     """Delay before the next attempt: 2, 4, 8, ... seconds, at most `cap_seconds`."""
     return timedelta(seconds=min(cap_seconds, 2 ** min(attempts, 30)))
+
+
+# How long a claimed mail is left to its sender before another may try it. Longer than an SMTP
+# exchange takes (each socket operation times out after 10 s).
+SEND_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    id: UUID
+    recipient: str
+    template: str
+    context: dict[str, Any]
+    attempts: int
+
+
+class _GaveUp:
+    """A claimed row that had no attempts left: marked failed, nothing to send."""
 
 
 class MailSender:
@@ -88,18 +108,32 @@ class MailSender:
             raise DeliveryError(f"SMTP status {response.status_code}: {response.error!r}")
 
     async def send_due(self) -> int:
-        """Send up to a batch of due mails; returns how many rows were handled.
-
-        Each mail is claimed, sent and marked in a transaction of its own, so losing the database
-        connection mid-batch re-sends at most the one mail that was in flight, not every mail
-        sent earlier in the batch.
-        """
+        """Send up to a batch of due mails; returns how many rows were handled."""
         handled = 0
         while handled < BATCH_SIZE and await self._send_one():
             handled += 1
         return handled
 
     async def _send_one(self) -> bool:
+        claim = await self._claim()
+        if claim is None:
+            return False
+        if isinstance(claim, _GaveUp):
+            return True
+        try:
+            rendered = render(claim.template, claim.context)
+            await asyncio.to_thread(self._deliver, claim.recipient, rendered, str(claim.id))
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later
+            await self._record_failure(claim, exc)
+        else:
+            await self._record_sent(claim)
+        return True
+
+    async def _claim(self) -> "_Claim | _GaveUp | None":
+        """Take the oldest due mail for one send: count the attempt and lease the row for
+        SEND_LEASE, committed before sending, so no transaction stays open during SMTP and a
+        mail whose result cannot be recorded is tried again once the lease ends (at most
+        MAIL_MAX_ATTEMPTS times in all)."""
         async with self._sessions() as session, session.begin():
             row = (
                 await session.scalars(
@@ -111,26 +145,42 @@ class MailSender:
                 )
             ).one_or_none()
             if row is None:
-                return False
-            try:
-                rendered = render(row.template, row.context)
-                await asyncio.to_thread(self._deliver, row.recipient, rendered, str(row.id))
-            except Exception as exc:  # noqa: BLE001 - any failure is retried later
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                row.next_attempt_at = utcnow() + backoff(
-                    row.attempts, self._settings.mail_max_backoff_seconds
+                return None
+            if row.attempts >= self._settings.mail_max_attempts:
+                # Sent or tried that often without a recorded outcome: stop.
+                row.status = "failed"
+                row.last_error = row.last_error or "no outcome recorded after every attempt"
+                logger.warning("mail %s given up after %s attempts", row.id, row.attempts)
+                return _GaveUp()
+            row.attempts += 1
+            # Database time throughout: an application clock behind the database's would make a
+            # mail due again at once.
+            row.next_attempt_at = sa.func.now() + SEND_LEASE  # type: ignore[assignment]
+            return _Claim(row.id, row.recipient, row.template, dict(row.context), row.attempts)
+
+    async def _record_sent(self, claim: "_Claim") -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                sa.update(OutboxMail)
+                .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
+                .values(status="sent", sent_at=sa.func.now())
+            )
+
+    async def _record_failure(self, claim: "_Claim", exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        gave_up = claim.attempts >= self._settings.mail_max_attempts
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                sa.update(OutboxMail)
+                .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
+                .values(
+                    status="failed" if gave_up else "pending",
+                    last_error=error,
+                    next_attempt_at=sa.func.now()
+                    + backoff(claim.attempts, self._settings.mail_max_backoff_seconds),
                 )
-                if row.attempts >= self._settings.mail_max_attempts:
-                    row.status = "failed"
-                logger.warning(
-                    "mail %s attempt %s failed: %s", row.id, row.attempts, row.last_error
-                )
-            else:
-                row.status = "sent"
-                row.sent_at = utcnow()
-                row.attempts += 1
-        return True
+            )
+        logger.warning("mail %s attempt %s failed: %s", claim.id, claim.attempts, error)
 
     async def run(self) -> None:
         """Send forever; sleep briefly when nothing is due; survive database outages."""
