@@ -240,14 +240,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
         isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
     ):
-        logger.warning("database unavailable: %s", type(exc).__name__)
-        return problem_response(
-            503,
-            "service_unavailable",
-            "The database is unavailable; retry later.",
-            headers={"Retry-After": "5"},
-            request=request,
-        )
+        return await _database_unavailable(request, exc)
     return await _unexpected_error(request, exc)
 
 

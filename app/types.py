@@ -59,7 +59,7 @@ def _forbidden_in_name(ch: str) -> bool:
 
 
 def _char_class(chars: list[str]) -> str:
-    """The inside of a regex character class matching exactly `chars`, as \\uXXXX ranges."""
+    """The inside of a regex character class matching exactly `chars`, as ranges of \\u escapes."""
     codes = sorted(ord(ch) for ch in chars)
     runs: list[list[int]] = []
     for code in codes:
