@@ -246,14 +246,7 @@ class TestRedisCounters:
 
 
 class TestLimiter:
-    async def test_counts_are_shared_between_instances_through_redis(self):
-        probe = Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=0.5)
-        try:
-            await probe.ping()
-        except OSError:
-            pytest.skip("no Redis on 127.0.0.1:6379")
-        finally:
-            await probe.aclose()
+    async def test_counts_are_shared_between_instances_through_redis(self, shared_redis):
         key = f"test:{uuid.uuid4().hex}"
         one = RateLimiter(
             enabled=True, window_seconds=60, redis=Redis.from_url("redis://127.0.0.1:6379/0")

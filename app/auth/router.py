@@ -157,12 +157,19 @@ async def verify_email(body: TokenIn, session: Session, settings: AppSettings) -
     return UserPublic.of(user)
 
 
-def _address_or_none(text: str) -> str | None:
-    # A string that is not an email address has no account: nothing to mail, still 202.
+async def _mail_address_within_limits(
+    text: str, request: Request, settings: Settings, limiter: RateLimiter
+) -> str | None:
+    """Count a request to mail `text` against the per-IP and per-address limits (429 beyond
+    them); the normalized address, or None when `text` is not one (no account, nothing to mail,
+    still 202)."""
+    await limiter.hit(ip_key(request, settings, "mail"), settings.rate_limit_register_per_ip)
     try:
-        return normalize_email(text)
+        email = normalize_email(text)
     except ValueError:
         return None
+    await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
+    return email
 
 
 @router.post(
@@ -179,9 +186,8 @@ async def resend_verification(
     limiter: Limiter,
 ) -> Accepted:
     """Mail a new verification link if the address has an unverified account."""
-    await limiter.hit(ip_key(request, settings, "mail"), settings.rate_limit_register_per_ip)
-    if (email := _address_or_none(body.email)) is not None:
-        await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
+    email = await _mail_address_within_limits(body.email, request, settings, limiter)
+    if email is not None:
         await service.resend_verification(session, settings, email=email)
     return MAIL_ACCEPTED
 
@@ -209,9 +215,8 @@ async def request_reset_mail(
 ) -> None:
     """Queue a reset mail if `text` is an address with an account, within the mail limits
     (429 beyond them); the API route and the HTML page both ask through here."""
-    await limiter.hit(ip_key(request, settings, "mail"), settings.rate_limit_register_per_ip)
-    if (email := _address_or_none(text)) is not None:
-        await limiter.hit(f"mail:account:{email}", settings.rate_limit_mail_per_account)
+    email = await _mail_address_within_limits(text, request, settings, limiter)
+    if email is not None:
         await service.forgot_password(session, settings, email=email)
 
 
