@@ -70,7 +70,7 @@ send-mail: install ## Run the outbox sender alone (DATABASE_URL, SMTP_*)
 	$(BIN)/python -m scripts.send_mail
 
 bench-authz: install ## Authorization benchmark at 1e3, 1e5, 1e6 assignments (BENCH_DATABASE_URL)
-	$(BIN)/python -m scripts.bench_authz
+	$(BIN)/python -m scripts.benchmarks.authz
 
 clean: ## Remove the virtual environments and local data
 	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
-import psycopg
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -229,16 +229,46 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("row gone at flush, answered 404: %s", exc)
         return problem_response(404, "not_found", "The resource does not exist.", request=request)
     # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
-    # through (psycopg's DataError family): they are the client's input, not our failure.
-    if isinstance(exc, sa_exc.DataError):
+    # through (SQLSTATE class 22, data exception): they are the client's input, not our failure.
+    if isinstance(exc, sa_exc.DataError) or _sqlstate(exc).startswith("22"):
         return problem_response(
             422,
             "validation_error",
             "The request holds a value the database cannot store.",
             errors=[],
         )
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
-        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if (
+        isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
+        or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+        or _sqlstate(exc)[:2] in _UNAVAILABLE_CLASSES
+    ):
+        return await _database_unavailable(request, exc)
+    return await _unexpected_error(request, exc)
+
+
+# Connection exception, insufficient resources (too many connections), operator intervention
+# (shutdown, starting up): the database is unavailable, not the request wrong.
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    # SQLAlchemy's asyncpg adapter keeps the server's SQLSTATE on the wrapped error.
+    orig = getattr(exc, "orig", exc)
+    return str(getattr(orig, "sqlstate", None) or "")
+
+
+async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
+    # Errors of the statements the request path runs on asyncpg directly.
+    state = _sqlstate(exc)
+    if state.startswith("22"):
+        return problem_response(
+            422,
+            "validation_error",
+            "The request holds a value the database cannot store.",
+            errors=[],
+        )
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError) or (
+        state[:2] in _UNAVAILABLE_CLASSES
     ):
         return await _database_unavailable(request, exc)
     return await _unexpected_error(request, exc)
@@ -256,14 +286,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error_or_unexpected)
-    # The guards talk to psycopg directly: its connection failures are database outages too.
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    # The request path talks to asyncpg directly (app/db.py): its failures are mapped the same way.
+    app.add_exception_handler(asyncpg.PostgresError, _driver_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _driver_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
 async def _database_error_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # psycopg raises its own OperationalError (an OSError-free class) for refused connections at pool
-    # start; a plain OSError here means a socket failed, most often the database's.
+    # A refused or reset connection while the pool opens one surfaces as a plain OSError: a
+    # socket failed, most often the database's.
     if isinstance(exc, ConnectionError):
         return problem_response(
             503,

@@ -2,12 +2,12 @@
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import BaseModel
 
 from app.errors import ValidationFailed
@@ -45,6 +45,22 @@ class PageParams(BaseModel):
         )
 
 
+def rfc3339(moment: datetime) -> str:
+    """A timezone-aware time as Pydantic writes it in responses (UTC as `Z`)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """JSON encoded as FastAPI encodes it, for routes that build their body from rows."""
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body.encode(), status_code=status_code, media_type="application/json")
+
+
+def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
+    """A `Page` body from items already in their JSON shape."""
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
 def encode_cursor(created_at: datetime, id_: UUID) -> str:
     """An opaque cursor pointing just after this row."""
     raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
@@ -65,7 +81,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise ValidationFailed(["query", "cursor"], "The cursor is not valid.") from None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")] = 20,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")

@@ -13,13 +13,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.exc import ProgrammingError
 
 from app.authz.policy import POLICY_PATH, PolicyFileError, read_policy_file
 from app.authz.seeding import sync_policy
 from app.config import required_database_url
 from app.db import create_engine
+
+UNDEFINED_TABLE = "42P01"  # SQLSTATE undefined_table
 
 
 async def run(database_url: str, policy_path: Path, *, dry_run: bool, check: bool) -> int:
@@ -33,7 +34,7 @@ async def run(database_url: str, policy_path: Path, *, dry_run: bool, check: boo
     try:
         diff = await sync_policy(engine, rows, apply=not (dry_run or check))
     except ProgrammingError as exc:
-        if isinstance(exc.orig, psycopg.errors.UndefinedTable):
+        if getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE:
             print("the database has no policy table yet: run `make upgrade` first", file=sys.stderr)
             return 2
         raise

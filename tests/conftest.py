@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DATA_DIR, Environment, Settings
-from app.db import get_session
+from app.db import RequestDatabase, get_database
 from app.main import create_app
 from scripts.serve import migrate, seed
 
@@ -75,6 +75,18 @@ def database_url(worker_id: str) -> Iterator[str]:
     drop_database(url)
 
 
+class SessionBoundDatabase(RequestDatabase):
+    """A request's database that runs everything in the test's session (a savepoint of the
+    test's outer transaction): reads included, so they see what the test wrote."""
+
+    def __init__(self, engine: Any, sessions: Any, session: AsyncSession) -> None:
+        super().__init__(engine, sessions)
+        self._session = session
+
+    async def close(self) -> None:
+        """The test's fixture closes the session at the end of the test."""
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for the app under test."""
     values: dict[str, Any] = {
@@ -106,19 +118,20 @@ async def session(app: Any) -> AsyncIterator[AsyncSession]:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
 
-        async def request_session() -> AsyncIterator[AsyncSession]:
+        async def request_database() -> AsyncIterator[RequestDatabase]:
+            database = SessionBoundDatabase(app.state.engine, app.state.sessions, db)
             try:
-                yield db
-                await db.commit()
+                yield database
+                await database.commit()
             except BaseException:
-                await db.rollback()
+                await database.rollback()
                 raise
 
-        app.dependency_overrides[get_session] = request_session
+        app.dependency_overrides[get_database] = request_database
         try:
             yield db
         finally:
-            app.dependency_overrides.pop(get_session, None)
+            app.dependency_overrides.pop(get_database, None)
             await db.close()
             await transaction.rollback()
 

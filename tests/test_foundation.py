@@ -231,12 +231,13 @@ class TestTimeZone:
             async with engine.connect() as connection:
                 now = await connection.scalar(text("SELECT now()"))
                 raw = await connection.get_raw_connection()
-                cursor = await raw.driver_connection.execute("SELECT now()")  # type: ignore[union-attr]
-                driver_now = (await cursor.fetchone())[0]
+                driver_now = await raw.driver_connection.fetchval("SELECT now()")  # type: ignore[union-attr]
+                driver_zone = await raw.driver_connection.fetchval("SHOW TimeZone")  # type: ignore[union-attr]
         finally:
             await engine.dispose()
         assert now.utcoffset().total_seconds() == 0
         assert driver_now.utcoffset().total_seconds() == 0
+        assert driver_zone == "UTC"
 
     async def test_the_operators_own_connection_options_are_kept(self, database_url):
         from sqlalchemy import text

@@ -22,6 +22,7 @@ How it is wired:
   swapped for ids of those rows so that the routes get past their 404s.
 """
 
+import asyncio
 import base64
 import json
 import zlib
@@ -257,6 +258,14 @@ def _checks_for(case: Any) -> list[Any]:
     if form and isinstance(case.body, dict) and "" in case.body.values():
         return [check for check in CHECKS if check is not openapi_checks.negative_data_rejection]
     return CHECKS
+
+
+@pytest.fixture(autouse=True)
+async def _examples_run_on_the_apps_loop() -> None:
+    # Schemathesis runs each async example on `asyncio.get_event_loop()`, a new loop when none is
+    # set (a test elsewhere that calls `asyncio.run` leaves none). asyncpg connections belong to
+    # the loop that opened them, so the examples must run on the loop the app's pool lives on.
+    asyncio.set_event_loop(asyncio.get_running_loop())
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth.models import LoginSession
-from app.auth.tokens import TokenError, decode_access_token
+from app.auth.repository import Account, live_account
+from app.auth.tokens import AccessClaims, TokenError, decode_access_token
 from app.config import Settings
-from app.db import Session
+from app.db import Database
 from app.errors import Forbidden, Unauthorized
-from app.users.models import User
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
@@ -22,56 +20,66 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=F
 class Caller:
     """The authenticated user and the login (refresh-token family) the access token belongs to."""
 
-    user: User
+    user: Account
     session_id: UUID
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
 AppSettings = Annotated[Settings, Depends(settings_of)]
+BearerToken = Annotated[str | None, Depends(bearer_scheme)]
 
 
-async def current_caller(
-    request: Request,
-    session: Session,
-    settings: AppSettings,
-    token: Annotated[str | None, Depends(bearer_scheme)],
-) -> Caller:
-    """Resolve the bearer token; 401 unless it is valid and its user and login still exist.
-
-    Checking the login row on every request is what makes logout, password changes and account
-    deletion take effect at once rather than when the access token expires.
-    """
+def access_claims(token: str | None, settings: Settings) -> AccessClaims:
+    """The claims of a valid access token; 401 for a missing or invalid one."""
     if not token:
         raise Unauthorized("Not authenticated.")
     try:
-        claims = decode_access_token(
+        return decode_access_token(
             token,
             key=settings.signing_key(),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
     except TokenError:
-        raise Unauthorized("The access token is invalid or expired.") from None
-    user = (
-        await session.scalars(
-            sa.select(User)
-            .join(LoginSession, LoginSession.user_id == User.id)  # type: ignore[arg-type]
-            .where(
-                User.id == claims.user_id,  # type: ignore[arg-type]
-                LoginSession.id == claims.session_id,  # type: ignore[arg-type]
-                LoginSession.revoked_at.is_(None),  # type: ignore[union-attr]
-            )
-        )
-    ).one_or_none()
-    if user is None:
-        raise Unauthorized("The access token is invalid or expired.")
-    request.state.user_id = str(user.id)
-    return Caller(user=user, session_id=claims.session_id)
+        raise invalid_token() from None
+
+
+def invalid_token() -> Unauthorized:
+    """The 401 for a token that is not (or no longer) valid."""
+    return Unauthorized("The access token is invalid or expired.")
+
+
+def authenticated(request: Request, claims: AccessClaims, account: Account | None) -> Caller:
+    """The caller, once the database said whether the token's login is live (401 if not).
+
+    Checking the login row on every request is what makes logout, password changes and account
+    deletion take effect at once rather than when the access token expires.
+    """
+    if account is None:
+        raise invalid_token()
+    request.state.user_id = str(account.id)
+    return Caller(user=account, session_id=claims.session_id)
+
+
+def require_verified(caller: Caller) -> Caller:
+    """The caller, who must have verified their email (403 `email_not_verified` otherwise)."""
+    if caller.user.email_verified_at is None:
+        raise Forbidden("Verify your email address first.", code="email_not_verified")
+    return caller
+
+
+async def current_caller(
+    request: Request, db: Database, settings: AppSettings, token: BearerToken
+) -> Caller:
+    """Resolve the bearer token; 401 unless it is valid and its user and login still exist."""
+    claims = access_claims(token, settings)
+    account = await live_account(db, claims.user_id, claims.session_id)
+    return authenticated(request, claims, account)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
@@ -79,9 +87,7 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 async def verified_caller(caller: CurrentCaller) -> Caller:
     """The caller, who must have verified their email (403 `email_not_verified` otherwise)."""
-    if caller.user.email_verified_at is None:
-        raise Forbidden("Verify your email address first.", code="email_not_verified")
-    return caller
+    return require_verified(caller)
 
 
 VerifiedCaller = Annotated[Caller, Depends(verified_caller)]

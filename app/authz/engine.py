@@ -153,6 +153,9 @@ class PolicyEngine:
         self.version = version
         self._enforcer = build_enforcer(self.rows)
         self._memo: dict[MemoKey, bool] = {}
+        # Derived answers, memoized like decisions and replaced with them (one engine per policy).
+        self._website_roles: dict[tuple[str | None, str | None], str | None] = {}
+        self._granting: dict[Permission, tuple[list[str], list[str]]] = {}
 
     def allows(self, assignments: Assignments, permission: Permission) -> bool:
         """Whether the caller, holding these assignments, has the permission."""
@@ -188,7 +191,12 @@ class PolicyEngine:
     def website_role(self, org_role: str | None, website_role: str | None) -> str | None:
         """The caller's effective role on a website: of the roles held (website role, organization
         role), the one granting more on the website."""
+        key = (org_role, website_role)
+        if key not in self._website_roles:
+            self._website_roles[key] = self._stronger_role(org_role, website_role)
+        return self._website_roles[key]
 
+    def _stronger_role(self, org_role: str | None, website_role: str | None) -> str | None:
         def strength(org: str | None, site: str | None) -> int:
             probe = Assignments(UUID(int=0), UUID(int=1), org, UUID(int=2), site)
             return len(self.permissions(probe, WEBSITE_PERMISSIONS))
@@ -205,6 +213,12 @@ class PolicyEngine:
         Used to turn a permission into a SQL filter for lists, so a list is one query and holds
         exactly the rows whose detail the enforcer would allow.
         """
+        if permission not in self._granting:
+            self._granting[permission] = self._granting_roles(permission)
+        org_roles, site_roles = self._granting[permission]
+        return list(org_roles), list(site_roles)
+
+    def _granting_roles(self, permission: Permission) -> tuple[list[str], list[str]]:
         probe_user = UUID(int=0)
         probe_org = UUID(int=1)
         probe_site = UUID(int=2)

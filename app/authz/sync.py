@@ -11,19 +11,13 @@ import asyncio
 import logging
 
 import psycopg
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.authz.engine import PolicyEngine
 from app.authz.policy import POLICY_CHANNEL, read_policy_rows
+from app.db import libpq_url
 
 logger = logging.getLogger("app.authz")
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy URL as a plain libpq connection string (no `+driver`)."""
-    parsed = make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
 
 
 class PolicyStore:

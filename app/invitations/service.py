@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_event
+from app.auth.repository import Account
 from app.auth.tokens import hash_token, new_opaque_token
 from app.config import Settings
 from app.db import utcnow
@@ -96,7 +97,7 @@ async def invite(
     website_id: UUID | None,
     email: str,
     role: str,
-    inviter: User,
+    inviter: Account,
 ) -> InvitationPublic:
     """Create a pending invitation and queue its mail.
 
@@ -226,14 +227,14 @@ async def revoke(
 
 
 async def list_for_invitee(
-    session: AsyncSession, user: User, params: PageParams
+    session: AsyncSession, user: Account, params: PageParams
 ) -> Page[InvitationPublic]:
     """Pending, unexpired invitations addressed to the user's (verified) email."""
     return await _pending_page(session, Invitation.email == user.email, params)  # type: ignore[arg-type]
 
 
 async def _respond(
-    session: AsyncSession, invitation: Invitation | None, user: User, accept: bool
+    session: AsyncSession, invitation: Invitation | None, user: Account, accept: bool
 ) -> MembershipPublic | None:
     if invitation is None or invitation.status != PENDING or invitation.expires_at <= utcnow():
         raise InvalidToken("The invitation is invalid, used, revoked or expired.")
@@ -293,7 +294,7 @@ async def _respond(
 
 
 async def accept_by_token(
-    session: AsyncSession, settings: Settings, user: User, token: str
+    session: AsyncSession, settings: Settings, user: Account, token: str
 ) -> MembershipPublic:
     """Accept the invitation the mailed token belongs to."""
     invitation = await session.scalar(
@@ -307,7 +308,7 @@ async def accept_by_token(
 
 
 async def respond_by_id(
-    session: AsyncSession, user: User, invitation_id: UUID, accept: bool
+    session: AsyncSession, user: Account, invitation_id: UUID, accept: bool
 ) -> MembershipPublic | None:
     """Accept or decline an invitation addressed to the user, by id (404 if not theirs)."""
     invitation = await session.scalar(

@@ -23,9 +23,7 @@ async def update_me(body: UserUpdate, caller: CurrentCaller, session: Session) -
     """Change the caller's full name (`null` clears it)."""
     if "full_name" not in body.model_fields_set:
         return UserPublic.of(caller.user)
-    return UserPublic.of(
-        await service.update_profile(session, caller.user, full_name=body.full_name)
-    )
+    return UserPublic.of(await service.update_profile(session, caller, full_name=body.full_name))
 
 
 @router.post(

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.auth.repository import Account
 from app.types import Name, NewPassword, PasswordText, StrictModel
 from app.users.models import User
 
@@ -19,7 +20,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> "UserPublic":
+    def of(cls, user: User | Account) -> "UserPublic":
         return cls(
             id=user.id,
             email=user.email,

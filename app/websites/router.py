@@ -1,5 +1,6 @@
 """The /websites routes and the organization's /websites collection."""
 
+from types import SimpleNamespace
 from typing import Annotated
 from uuid import UUID
 
@@ -19,13 +20,13 @@ from app.authz.guards import (
     require,
 )
 from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
-from app.db import Session
+from app.db import Database, Session
 from app.errors import error_responses
 from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, PageParams, json_response, page_params
 from app.websites import service
 from app.websites.models import Website
-from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic
+from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
 router = APIRouter(tags=["websites"])
 
@@ -37,23 +38,31 @@ def _public(website: Website, role: str | None) -> WebsitePublic:
     return service.website_public(website, role)
 
 
-@router.get("/websites", operation_id="list_websites", responses=error_responses(401, 403, 422))
+@router.get(
+    "/websites",
+    operation_id="list_websites",
+    response_model=Page[WebsitePublic],
+    responses=error_responses(401, 403, 422),
+)
 async def list_websites(
-    caller: VerifiedCaller, session: Session, policy: Policy, paging: Paging
-) -> Page[WebsitePublic]:
+    caller: VerifiedCaller, db: Database, policy: Policy, paging: Paging
+) -> Response:
     """Every website the caller can read, through an organization role or a website role."""
-    return await service.list_readable_websites(session, policy, caller.user.id, paging)
+    return await service.readable_websites_page(db, policy, caller.user.id, paging)
 
 
 @router.get(
-    "/organizations/{org_id}/websites", operation_id="list_organization_websites", responses=GUARDED
+    "/organizations/{org_id}/websites",
+    operation_id="list_organization_websites",
+    response_model=Page[WebsitePublic],
+    responses=GUARDED,
 )
 async def list_organization_websites(
-    ctx: OrganizationRead, session: Session, paging: Paging
-) -> Page[WebsitePublic]:
+    ctx: OrganizationRead, db: Database, paging: Paging
+) -> Response:
     """The organization's websites the caller can read."""
-    return await service.list_readable_websites(
-        session, ctx.policy, ctx.caller.user.id, paging, organization_id=ctx.organization_id
+    return await service.readable_websites_page(
+        db, ctx.policy, ctx.caller.user.id, paging, organization_id=ctx.organization_id
     )
 
 
@@ -78,17 +87,22 @@ async def create_website(
     return _public(website, ctx.policy.website_role(ctx.role, None))
 
 
-@router.get("/websites/{website_id}", operation_id="get_website", responses=GUARDED)
-async def get_website(ctx: WebsiteRead) -> WebsitePublic:
+@router.get(
+    "/websites/{website_id}",
+    operation_id="get_website",
+    response_model=WebsitePublic,
+    responses=GUARDED,
+)
+async def get_website(ctx: WebsiteRead) -> Response:
     """One website, with the caller's role on it."""
-    return WebsitePublic(
+    website = SimpleNamespace(
         id=ctx.website_id,
         organization_id=ctx.organization_id,
         name=ctx.name,
         url=ctx.url,
         created_at=ctx.created_at,
-        my_role=ctx.role,  # type: ignore[arg-type]
     )
+    return json_response(website_item(website, ctx.role))
 
 
 async def _update(

@@ -3,7 +3,7 @@
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -11,6 +11,7 @@ import idna
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from app.authz.permissions import MembershipRole
+from app.pagination import rfc3339
 from app.types import Name, PatchModel, StrictModel
 
 # The authority after the scheme: a bracketed IPv6 address or a name / IPv4 address, then an
@@ -119,3 +120,15 @@ class WebsitePublic(BaseModel):
     url: str
     created_at: datetime
     my_role: MembershipRole | None
+
+
+def website_item(website: Any, role: str | None) -> dict[str, Any]:
+    """A website row as `WebsitePublic` would serialize it, without building the model."""
+    return {
+        "id": str(website.id),
+        "organization_id": str(website.organization_id),
+        "name": website.name,
+        "url": website.url,
+        "created_at": rfc3339(website.created_at),
+        "my_role": role,
+    }

@@ -5,70 +5,53 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from fastapi import Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
-from app.authz.guards import websites_with_roles
 from app.authz.permissions import Permission
+from app.db import RequestDatabase
 from app.errors import Conflict, NotFound
-from app.organizations.models import OrganizationMembership
 from app.organizations.schemas import MemberPublic
 from app.organizations.service import member_public
-from app.pagination import Page, PageParams, build_page
+from app.pagination import Page, PageParams, build_page, encode_cursor, page_response
 from app.users.models import User
+from app.websites import repository
 from app.websites.models import Website, WebsiteMembership
-from app.websites.schemas import WebsitePublic, website_host
+from app.websites.schemas import WebsitePublic, website_host, website_item
 
 
-async def list_readable_websites(
-    session: AsyncSession,
+async def readable_websites_page(
+    db: RequestDatabase,
     policy: PolicyEngine,
     user_id: UUID,
     params: PageParams,
     organization_id: UUID | None = None,
-) -> Page[WebsitePublic]:
-    """Every website the user may read, through an organization role or a website role.
+) -> Response:
+    """A page of the websites the user may read, through an organization role or a website role.
 
     The roles that grant `website:read` come from the enforcer and become the SQL filter, so the
-    list is one query and holds exactly the websites whose detail answers 200.
+    list is one query and holds exactly the websites whose detail answers 200. The page is
+    encoded straight from the rows (the same JSON `WebsitePublic` gives), since this is the
+    service's busiest list.
     """
     org_roles, site_roles = policy.granting_roles(Permission.WEBSITE_READ)
-    statement = (
-        websites_with_roles(user_id)
-        .add_columns(Website.id.label("cursor_id"))  # type: ignore[attr-defined]
-        .where(
-            # Two indexed semi-joins rather than an OR over the outer joins, so the planner can
-            # walk websites(organization_id, created_at, id) and the website-membership index.
-            sa.or_(
-                Website.organization_id.in_(  # type: ignore[attr-defined]
-                    sa.select(col(OrganizationMembership.organization_id)).where(
-                        OrganizationMembership.user_id == user_id,  # type: ignore[arg-type]
-                        OrganizationMembership.role.in_(org_roles),  # type: ignore[attr-defined]
-                    )
-                ),
-                Website.id.in_(  # type: ignore[attr-defined]
-                    sa.select(col(WebsiteMembership.website_id)).where(
-                        WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
-                        WebsiteMembership.role.in_(site_roles),  # type: ignore[attr-defined]
-                    )
-                ),
-            ),
-            params.keyset(Website.created_at, Website.id),
-        )
-        .order_by(Website.created_at, Website.id)
-        .limit(params.limit + 1)
+    rows = await repository.readable_websites(
+        db,
+        user_id,
+        org_roles=org_roles,
+        website_roles=site_roles,
+        limit=params.limit + 1,
+        after=params.after,
+        organization_id=organization_id,
     )
-    if organization_id is not None:
-        statement = statement.where(Website.organization_id == organization_id)  # type: ignore[arg-type]
-    rows = (await session.execute(statement)).all()
-    return build_page(
-        list(rows),
-        params,
-        lambda r: website_public(r, policy.website_role(r.org_role, r.website_role)),
-    )
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    items = [website_item(row, policy.website_role(row.org_role, row.website_role)) for row in rows]
+    last = rows[-1] if has_more and rows else None
+    return page_response(items, encode_cursor(last.created_at, last.id) if last else None)
 
 
 def website_public(row: Any, role: str | None) -> WebsitePublic:
