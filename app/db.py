@@ -4,14 +4,15 @@ One transaction per request: the session dependency commits when the route retur
 any exception. Services and repositories only `flush()`.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import uuid4
 
 import asyncpg
 import sqlalchemy as sa
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,7 +20,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import Field, SQLModel
 
 NAMING_CONVENTION = {
@@ -106,12 +106,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class RequestDatabase:
     """A request's database access: at most one pooled connection at any moment.
 
-    Reads that need no transaction (`fetchrow`, `fetch`) run on a connection checked out at
-    first use, in autocommit: one round trip per statement, no BEGIN or COMMIT. `session` is the
-    request's SQLAlchemy session for use cases that write; asking for it gives the read
-    connection back first, and from then on reads run on the session's connection, inside its
-    transaction once one has begun. The request's end commits the session (or rolls it back on
-    any error) and returns whatever connection is held.
+    Reads that need no transaction (`fetchrow`, `fetch`) check a connection out for the one
+    statement, in autocommit: one round trip, no BEGIN or COMMIT, and the connection is back in
+    the pool before the response is encoded. `session` is the request's SQLAlchemy session for
+    use cases that write; once it exists, reads run on its connection, inside its transaction
+    once one has begun. The request's end commits the session (or rolls it back on any error)
+    and gives its connection back.
 
     A read that finds its pooled connection dead (the server restarted, the network dropped it)
     makes the pool discard every connection it holds and is retried once on a new one, so an
@@ -121,14 +121,12 @@ class RequestDatabase:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._engine = engine
         self._sessions = sessions
-        self._raw: PoolProxiedConnection | None = None
         self._session: AsyncSession | None = None
 
     @property
     def session(self) -> AsyncSession:
         """The request's session (created on first use)."""
         if self._session is None:
-            self._release_raw()
             self._session = self._sessions()
         return self._session
 
@@ -147,29 +145,30 @@ class RequestDatabase:
             raw = await connection.get_raw_connection()
             return await _execute(raw.driver_connection, query, args, one)
         try:
-            return await _execute(await self._read_connection(), query, args, one)
+            return await self._read(query, args, one)
         except DISCONNECTS:
             # When one pooled connection is dead the others most likely are too.
-            self._discard_raw()
             await self._engine.dispose(close=False)
         # Once more, on a new connection from the new pool (reads only: safe to repeat).
-        return await _execute(await self._read_connection(), query, args, one)
+        return await self._read(query, args, one)
 
-    async def _read_connection(self) -> Any:
-        if self._raw is None:
-            self._raw = await self._engine.raw_connection()
-        return self._raw.driver_connection
-
-    def _release_raw(self) -> None:
-        # No transaction is open on it (reads run in autocommit), so it goes back as it is.
-        if self._raw is not None:
-            raw, self._raw = self._raw, None
-            raw.close()
-
-    def _discard_raw(self) -> None:
-        if self._raw is not None:
-            raw, self._raw = self._raw, None
+    async def _read(self, query: str, args: tuple[Any, ...], one: bool) -> list[asyncpg.Record]:
+        # Checked out for this one statement only: under load, a connection held for the rest
+        # of the request (encoding, logging, waiting for the event loop) is one that other
+        # requests wait for.
+        raw = await self._engine.raw_connection()
+        try:
+            rows = await _execute(raw.driver_connection, query, args, one)
+        except asyncpg.PostgresError:
+            raw.close()  # the server answered: the connection is fine
+            raise
+        except BaseException:
+            # Cancelled mid-statement or broken: its state is unknown, so it is not reused.
             raw.invalidate()
+            raise
+        # No transaction is open on it (reads run in autocommit), so it goes back as it is.
+        raw.close()
+        return rows
 
     async def commit(self) -> None:
         """Commit the session's transaction, if the request opened one."""
@@ -182,8 +181,7 @@ class RequestDatabase:
             await self._session.rollback()
 
     async def close(self) -> None:
-        """Give every connection back."""
-        self._release_raw()
+        """Give the session's connection back."""
         if self._session is not None:
             await self._session.close()
 
@@ -209,26 +207,50 @@ async def _execute(
     return rows
 
 
-async def get_database(request: Request) -> AsyncIterator[RequestDatabase]:
-    """The request's database: committed when the route returns, rolled back on any error."""
-    database = RequestDatabase(request.app.state.engine, request.app.state.sessions)
-    try:
-        yield database
-        await database.commit()
-    except BaseException:
-        await database.rollback()
-        raise
-    finally:
-        await database.close()
+DatabaseFactory = Callable[[], RequestDatabase]
+"""What `app.state.databases` holds: makes each request's `RequestDatabase`."""
 
 
-# Function scope: the commit happens before the response is sent, so a failed commit is the
-# answer the client gets.
-Database = Annotated[RequestDatabase, Depends(get_database, scope="function")]
+class TransactionalRoute(APIRoute):
+    """A route whose request runs in one `RequestDatabase`: committed when the endpoint returns
+    (before the response is sent, so a failed commit is the answer), rolled back on any error.
+
+    A route class rather than a yield dependency: the boundary costs one function call per
+    request instead of FastAPI's exit-stack machinery, and it holds for every route alike.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def in_transaction(request: Request) -> Response:
+            factory: DatabaseFactory = request.app.state.databases
+            database = factory()
+            request.state.database = database
+            try:
+                response = await handler(request)
+                await database.commit()
+            except BaseException:
+                await database.rollback()
+                raise
+            finally:
+                await database.close()
+            return response
+
+        return in_transaction
 
 
-async def get_session(database: Database) -> AsyncSession:
+async def get_database(request: Request) -> RequestDatabase:
+    """The request's database (see `TransactionalRoute`)."""
+    database: RequestDatabase = request.state.database
+    return database
+
+
+Database = Annotated[RequestDatabase, Depends(get_database)]
+
+
+async def get_session(request: Request) -> AsyncSession:
     """The request's session (one transaction per request, see `RequestDatabase`)."""
+    database: RequestDatabase = request.state.database
     return database.session
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DATA_DIR, Environment, Settings
-from app.db import RequestDatabase, get_database
+from app.db import RequestDatabase
 from app.main import create_app
 from scripts.serve import migrate, seed
 
@@ -118,20 +118,12 @@ async def session(app: Any) -> AsyncIterator[AsyncSession]:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
 
-        async def request_database() -> AsyncIterator[RequestDatabase]:
-            database = SessionBoundDatabase(app.state.engine, app.state.sessions, db)
-            try:
-                yield database
-                await database.commit()
-            except BaseException:
-                await database.rollback()
-                raise
-
-        app.dependency_overrides[get_database] = request_database
+        production = app.state.databases
+        app.state.databases = lambda: SessionBoundDatabase(app.state.engine, app.state.sessions, db)
         try:
             yield db
         finally:
-            app.dependency_overrides.pop(get_database, None)
+            app.state.databases = production
             await db.close()
             await transaction.rollback()
 

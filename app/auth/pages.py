@@ -15,10 +15,10 @@ from app.auth import service
 from app.auth.dependencies import AppSettings
 from app.auth.router import Limiter, request_reset_mail
 from app.config import Settings
-from app.db import Session
+from app.db import Session, TransactionalRoute
 from app.errors import AppError
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=TransactionalRoute)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

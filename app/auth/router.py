@@ -19,12 +19,12 @@ from app.auth.schemas import (
     TokenPair,
 )
 from app.config import Settings
-from app.db import Session
+from app.db import Session, TransactionalRoute
 from app.errors import Unauthorized, error_responses
 from app.types import normalize_email
 from app.users.schemas import UserPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=TransactionalRoute)
 
 MAIL_ACCEPTED = Accepted(detail="If the address can receive it, an email is on its way.")
 

@@ -20,7 +20,6 @@ from uuid import UUID
 from fastapi import Depends, Path, Request
 
 from app.auth.dependencies import (
-    AppSettings,
     BearerToken,
     Caller,
     access_claims,
@@ -36,12 +35,17 @@ from app.db import Database
 from app.errors import Forbidden, NotFound, ServiceUnavailable
 
 
-async def current_policy(request: Request) -> PolicyEngine:
+def live_policy(request: Request) -> PolicyEngine:
     """The live policy engine (503 while no policy is loaded)."""
     store: PolicyStore = request.app.state.policy
     if store.current is None:
         raise ServiceUnavailable("The authorization policy is not loaded yet.")
     return store.current
+
+
+async def current_policy(request: Request) -> PolicyEngine:
+    """The live policy engine, as a dependency (503 while no policy is loaded)."""
+    return live_policy(request)
 
 
 Policy = Annotated[PolicyEngine, Depends(current_policy)]
@@ -103,12 +107,13 @@ def organization_guard(permission: Permission) -> Any:
     async def guard(
         request: Request,
         db: Database,
-        settings: AppSettings,
-        policy: Policy,
         token: BearerToken,
         org_id: Annotated[UUID, Path(description="Organization id.")],
     ) -> OrganizationContext:
-        claims = access_claims(token, settings)
+        # Read from the app rather than declared as dependencies: each dependency FastAPI
+        # resolves costs more than the lookup itself, on every guarded request.
+        policy = live_policy(request)
+        claims = access_claims(token, request.app.state.settings)
         found = await organization_access(db, claims.user_id, claims.session_id, org_id)
         if found is None:
             raise invalid_token()
@@ -137,12 +142,13 @@ def website_guard(permission: Permission) -> Any:
     async def guard(
         request: Request,
         db: Database,
-        settings: AppSettings,
-        policy: Policy,
         token: BearerToken,
         website_id: Annotated[UUID, Path(description="Website id.")],
     ) -> WebsiteContext:
-        claims = access_claims(token, settings)
+        # Read from the app rather than declared as dependencies: each dependency FastAPI
+        # resolves costs more than the lookup itself, on every guarded request.
+        policy = live_policy(request)
+        claims = access_claims(token, request.app.state.settings)
         found = await website_access(db, claims.user_id, claims.session_id, website_id)
         if found is None:
             raise invalid_token()

@@ -6,9 +6,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.authz.sync import PolicyStore
+from app.db import TransactionalRoute
 from app.errors import error_responses, problem_response
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=TransactionalRoute)
 
 
 @router.get("/health", operation_id="health")

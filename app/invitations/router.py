@@ -14,13 +14,13 @@ from app.authz.guards import (
     WebsiteInvitationsDelete,
     WebsiteInvitationsRead,
 )
-from app.db import Session
+from app.db import Session, TransactionalRoute
 from app.errors import error_responses
 from app.invitations import service
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
 from app.pagination import Page, PageParams, page_params
 
-router = APIRouter(tags=["invitations"])
+router = APIRouter(tags=["invitations"], route_class=TransactionalRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)

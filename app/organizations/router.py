@@ -17,7 +17,7 @@ from app.authz.guards import (
     require,
 )
 from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS, Permission
-from app.db import Session
+from app.db import Session, TransactionalRoute
 from app.errors import error_responses
 from app.organizations import service
 from app.organizations.schemas import (
@@ -31,7 +31,7 @@ from app.organizations.schemas import (
 )
 from app.pagination import Page, PageParams, page_params
 
-router = APIRouter(prefix="/organizations", tags=["organizations"])
+router = APIRouter(prefix="/organizations", tags=["organizations"], route_class=TransactionalRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)

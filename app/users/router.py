@@ -4,12 +4,12 @@ from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import AppSettings, CurrentCaller
 from app.authz.guards import Policy
-from app.db import Session
+from app.db import Session, TransactionalRoute
 from app.errors import error_responses
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
 
-router = APIRouter(prefix="/users/me", tags=["users"])
+router = APIRouter(prefix="/users/me", tags=["users"], route_class=TransactionalRoute)
 
 
 @router.get("", operation_id="get_me", responses=error_responses(401))

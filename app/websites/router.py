@@ -20,7 +20,7 @@ from app.authz.guards import (
     require,
 )
 from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
-from app.db import Database, Session
+from app.db import Database, Session, TransactionalRoute
 from app.errors import error_responses
 from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
 from app.pagination import Page, PageParams, json_response, page_params
@@ -28,7 +28,7 @@ from app.websites import service
 from app.websites.models import Website
 from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
-router = APIRouter(tags=["websites"])
+router = APIRouter(tags=["websites"], route_class=TransactionalRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)

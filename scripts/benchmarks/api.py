@@ -624,21 +624,47 @@ def profiling(server: Server, scenario: Scenario, seconds: float, workdir: Path)
             log(f"    {line}")
 
 
-def summarize_profile(path: Path, top: int = 12) -> list[str]:
-    """The functions that take the most samples themselves (leaf frames), with their share."""
+def _package(frame: str) -> str:
+    # "function (path/to/module.py:line)" -> the top package (or module) of the path.
+    location = frame.rpartition("(")[2].rstrip(")")
+    path = location.rpartition(":")[0]
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    elif "/lib/python3" in path:
+        path = path.split("/lib/python3", 1)[1].split("/", 1)[-1]
+    elif "/work/" in path or path.startswith("/"):
+        path = path.rsplit("/main/", 1)[-1]
+    head = path.split("/", 1)[0]
+    return head.removesuffix(".py") or "?"
+
+
+def summarize_profile(path: Path, top: int = 10) -> list[str]:
+    """Where the samples are: own time by package, then the busiest functions (leaf frames)."""
     own: dict[str, int] = {}
+    packages: dict[str, int] = {}
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
             continue
-        count = int(count_text)
-        total += count
         frames = stack.split(";")
         leaf = frames[-1] if frames else "?"
+        if "Condition.wait" in leaf or "select" in leaf.split(" ")[0]:
+            continue  # idle threads and the event loop waiting for I/O
+        count = int(count_text)
+        total += count
         own[leaf] = own.get(leaf, 0) + count
+        package = _package(leaf)
+        packages[package] = packages.get(package, 0) + count
+    if not total:
+        return []
+    by_package = sorted(packages.items(), key=lambda item: -item[1])[:top]
+    lines = [
+        "own time by package: " + ", ".join(f"{p} {100 * n / total:.0f}%" for p, n in by_package)
+    ]
     ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
-    return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in ranked] if total else []
+    lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in ranked]
+    return lines
 
 
 def measure_size(
@@ -685,6 +711,9 @@ def measure_size(
             scenarios = read_scenarios(data, owner, member, str(ids_file))
             if largest and not options.skip_writes:
                 scenarios += write_scenarios(data, owner, str(ids_file), delete_files[0])
+            if options.scenarios:
+                wanted = set(options.scenarios.split(","))
+                scenarios = [s for s in scenarios if s.name in wanted]
             runs: dict[str, list[Run]] = {s.name: [] for s in scenarios}
             floor_runs: list[Run] = []
             # Warm-up: every route once under load, so prepared statements and caches are built.
@@ -936,6 +965,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
     parser.add_argument("--profile", action="store_true", help="py-spy profile per scenario")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--scenarios", default="", help="only these scenarios (comma-separated)")
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--skip-login", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")

@@ -439,20 +439,22 @@ async def guard_latency(
         )
         for user, login in logins.items()
     }
+    # What the guard reads from the app: its settings and the live policy.
+    app = SimpleNamespace(
+        state=SimpleNamespace(settings=settings, policy=SimpleNamespace(current=policy))
+    )
     run = GuardRun(samples_ms=[])
     try:
         for number, (user, site) in enumerate(pairs):
             website_id = layout.website_id(site)
             database = RequestDatabase(engine, sessions)
-            request = SimpleNamespace(state=SimpleNamespace())
+            request = SimpleNamespace(state=SimpleNamespace(), app=app)
             started = time.perf_counter_ns()
             outcome = "allowed"
             try:
                 await guard(
                     request=request,
                     db=database,
-                    settings=settings,
-                    policy=policy,
                     token=tokens[user],
                     website_id=website_id,
                 )
