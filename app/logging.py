@@ -118,10 +118,14 @@ class RequestContextMiddleware:
                 raise _BadLength
             if declared is not None and int(declared) > MAX_BODY_BYTES:
                 raise _BodyTooLarge
-            # The body is read here, before the app sees it, so an over-long chunked body is
-            # refused with 413 before any parsing (at most 1 MiB is ever buffered).
-            replay = await _read_body(receive)
-            await self.app(scope, replay, send_with_id)
+            if declared is None and b"transfer-encoding" not in headers:
+                # No body (HTTP/1.1: neither a length nor chunks): nothing to buffer.
+                await self.app(scope, receive, send_with_id)
+            else:
+                # The body is read here, before the app sees it, so an over-long chunked body
+                # is refused with 413 before any parsing (at most 1 MiB is ever buffered).
+                replay = await _read_body(receive)
+                await self.app(scope, replay, send_with_id)
         except _BodyTooLarge:
             response = problem_response(
                 413, "payload_too_large", "The request body is larger than 1 MiB."

@@ -9,8 +9,10 @@ kind lives in its own table or purpose, so none is accepted where another is exp
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from uuid import UUID, uuid4
 
 import jwt
@@ -53,7 +55,24 @@ def create_access_token(
 
 
 def decode_access_token(token: str, *, key: str, issuer: str, audience: str) -> AccessClaims:
-    """Verify signature, expiry, issuer, audience and type; any failure is a `TokenError`."""
+    """Verify signature, expiry, issuer, audience and type; any failure is a `TokenError`.
+
+    A client sends one access token with every request for its lifetime, and verifying it
+    (PyJWT's checks of the encoding, the HMAC, the claims) costs about as much as the request's
+    SQL. So a token verified once is remembered, by its exact text and the key, issuer and
+    audience it was verified with, until its expiry, which is checked again on every use. Only
+    the verdict on the token's own bytes is kept: whether its login is still live is asked of
+    the database on every request, so logout and revocation take effect at once.
+    """
+    claims, expires = _verified(token, key, issuer, audience)
+    if expires <= time.time():
+        raise TokenError("ExpiredSignatureError")
+    return claims
+
+
+@lru_cache(maxsize=8192)
+def _verified(token: str, key: str, issuer: str, audience: str) -> tuple[AccessClaims, float]:
+    # Failures raise, and lru_cache keeps no result for a call that raised.
     try:
         claims = jwt.decode(
             token,
@@ -65,7 +84,10 @@ def decode_access_token(token: str, *, key: str, issuer: str, audience: str) -> 
         )
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise TokenError("not an access token")
-        return AccessClaims(user_id=UUID(str(claims["sub"])), session_id=UUID(str(claims["sid"])))
+        verified = AccessClaims(
+            user_id=UUID(str(claims["sub"])), session_id=UUID(str(claims["sid"]))
+        )
+        return verified, float(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
         raise TokenError(str(type(exc).__name__)) from None
 
