@@ -159,12 +159,12 @@ class RequestDatabase:
         raw = await self._engine.raw_connection()
         try:
             rows = await _execute(raw.driver_connection, query, args, one)
-        except asyncpg.PostgresError:
-            raw.close()  # the server answered: the connection is fine
-            raise
-        except BaseException:
-            # Cancelled mid-statement or broken: its state is unknown, so it is not reused.
-            raw.invalidate()
+        except BaseException as exc:
+            if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, DISCONNECTS):
+                raw.close()  # the server answered the statement: the connection is fine
+            else:
+                # Broken, or cancelled mid-statement: its state is unknown, so it is not reused.
+                raw.invalidate()
             raise
         # No transaction is open on it (reads run in autocommit), so it goes back as it is.
         raw.close()
@@ -187,12 +187,17 @@ class RequestDatabase:
 
 
 DISCONNECTS = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
-    ConnectionError,
+    asyncpg.exceptions.CrashShutdownError,
+    OSError,
 )
-"""asyncpg's and the socket's ways of saying the connection is gone."""
+"""asyncpg's and the socket's ways of saying a connection is gone (or in no state to be used).
+
+A server that ends idle connections (restart, `pg_terminate_backend`) is seen as the
+connection being closed, as an unexpected message on it, or as the shutdown error itself."""
 
 
 async def _execute(

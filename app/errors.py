@@ -267,9 +267,9 @@ async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
             "The request holds a value the database cannot store.",
             errors=[],
         )
-    if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError) or (
-        state[:2] in _UNAVAILABLE_CLASSES
-    ):
+    if isinstance(
+        exc, asyncpg.InterfaceError | asyncpg.InternalClientError | asyncpg.PostgresConnectionError
+    ) or (state[:2] in _UNAVAILABLE_CLASSES):
         return await _database_unavailable(request, exc)
     return await _unexpected_error(request, exc)
 
@@ -289,6 +289,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # The request path talks to asyncpg directly (app/db.py): its failures are mapped the same way.
     app.add_exception_handler(asyncpg.PostgresError, _driver_error)
     app.add_exception_handler(asyncpg.InterfaceError, _driver_error)
+    app.add_exception_handler(asyncpg.InternalClientError, _driver_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

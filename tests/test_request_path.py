@@ -1,0 +1,149 @@
+"""The request path's machinery: reads outside transactions, the pool, token verification."""
+
+import gc
+import time
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from httpx import ASGITransport, AsyncClient
+
+from app.auth import tokens
+from app.auth.tokens import TokenError, create_access_token, decode_access_token
+from app.db import RequestDatabase, create_engine, libpq_url, session_factory
+from app.main import create_app
+from tests.conftest import TEST_SECRET, make_settings
+from tests.factories import auth_headers, create_user
+from tests.live import free_port
+
+ISSUER, AUDIENCE = "blokid", "blokid-api"
+
+
+def token_for(lifetime: timedelta, key: str = TEST_SECRET) -> str:
+    return create_access_token(
+        user_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        key=key,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        lifetime=lifetime,
+    )
+
+
+class TestAccessTokenVerification:
+    def test_a_remembered_token_is_refused_once_it_expires(self, monkeypatch):
+        token = token_for(timedelta(minutes=5))
+        decode_access_token(token, key=TEST_SECRET, issuer=ISSUER, audience=AUDIENCE)
+        later = time.time() + 301
+        monkeypatch.setattr(tokens.time, "time", lambda: later)
+        with pytest.raises(TokenError):
+            decode_access_token(token, key=TEST_SECRET, issuer=ISSUER, audience=AUDIENCE)
+
+    def test_a_remembered_token_is_not_accepted_under_another_key_or_audience(self):
+        token = token_for(timedelta(minutes=5))
+        decode_access_token(token, key=TEST_SECRET, issuer=ISSUER, audience=AUDIENCE)
+        with pytest.raises(TokenError):
+            decode_access_token(
+                token,
+                key="another-key-that-is-long-enough-0123456789",
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            )
+        with pytest.raises(TokenError):
+            decode_access_token(token, key=TEST_SECRET, issuer=ISSUER, audience="other-api")
+
+    def test_a_refused_token_is_refused_again(self):
+        token = token_for(timedelta(minutes=5))[:-2] + "xx"
+        for _ in range(2):
+            with pytest.raises(TokenError):
+                decode_access_token(token, key=TEST_SECRET, issuer=ISSUER, audience=AUDIENCE)
+
+    async def test_a_revoked_login_ends_a_token_the_service_has_seen(self, client, session):
+        user = await create_user(session)
+        headers = await auth_headers(client, user)
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+        await session.execute(
+            sa.text("UPDATE login_sessions SET revoked_at = now() WHERE user_id = :u"),
+            {"u": user.id},
+        )
+        await session.commit()
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 401
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+class TestReadsOutsideTransactions:
+    async def test_a_read_gives_its_connection_back_at_once(self, engine):
+        database = RequestDatabase(engine, session_factory(engine))
+        assert await database.fetchrow("SELECT 1") is not None
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # ... and runs in autocommit: nothing is left open on the server for it.
+        states = await database.fetch(
+            "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%'"
+        )
+        assert states == []
+
+    async def test_reads_after_the_session_began_see_its_writes(self, engine):
+        database = RequestDatabase(engine, session_factory(engine))
+        try:
+            await database.session.execute(sa.text("CREATE TEMP TABLE seen (x int)"))
+            await database.session.execute(sa.text("INSERT INTO seen VALUES (7)"))
+            row = await database.fetchrow("SELECT x FROM seen")
+            assert row is not None
+            assert row[0] == 7
+        finally:
+            await database.rollback()
+            await database.close()
+
+    async def test_a_read_on_a_dead_connection_is_retried_on_a_new_one(self, engine, database_url):
+        database = RequestDatabase(engine, session_factory(engine))
+        before = (await database.fetchrow("SELECT pg_backend_pid()"))[0]  # type: ignore[index]
+        # The server ends the pooled connection, as a restart or a network cut would.
+        admin = await asyncpg.connect(libpq_url(database_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", before)
+        finally:
+            await admin.close()
+        after = (await database.fetchrow("SELECT pg_backend_pid()"))[0]  # type: ignore[index]
+        assert after != before
+
+
+class TestDatabaseDownOnTheReadPath:
+    async def test_a_guarded_read_answers_503_with_retry_after(self):
+        dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+        application = create_app(make_settings(dead), run_background_tasks=False)
+        token = token_for(timedelta(minutes=5))
+        async with application.router.lifespan_context(application):
+            # The policy cannot load without a database; this request must reach the database.
+            application.state.policy.current = _any_policy()
+            transport = ASGITransport(app=application, raise_app_exceptions=False)
+            async with AsyncClient(transport=transport, base_url="http://t") as http:
+                response = await http.get(
+                    f"/api/v1/websites/{uuid.uuid4()}",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        assert response.json()["code"] == "service_unavailable"
+
+
+def _any_policy():
+    from app.authz.engine import PolicyEngine
+    from app.authz.policy import read_policy_file
+
+    return PolicyEngine(read_policy_file())
+
+
+class TestStartUp:
+    async def test_the_start_up_heap_is_kept_out_of_garbage_collections(self, app):
+        assert gc.get_freeze_count() > 0
