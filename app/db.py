@@ -109,8 +109,8 @@ class RequestDatabase:
     Reads that need no transaction (`fetchrow`, `fetch`) check a connection out for the one
     statement, in autocommit: one round trip, no BEGIN or COMMIT, and the connection is back in
     the pool before the response is encoded. `session` is the request's SQLAlchemy session for
-    use cases that write; once it exists, reads run on its connection, inside its transaction
-    once one has begun. The request's end commits the session (or rolls it back on any error)
+    use cases that write; once its transaction has begun, reads run on its connection, inside
+    that transaction (and see its writes). The request's end commits the session (or rolls it back on any error)
     and gives its connection back.
 
     A read that finds its pooled connection dead (the server restarted, the network dropped it)
@@ -140,7 +140,7 @@ class RequestDatabase:
         return await self._run(query, args, one=False)
 
     async def _run(self, query: str, args: tuple[Any, ...], *, one: bool) -> list[asyncpg.Record]:
-        if self._session is not None:
+        if self._reads_in_session() and self._session is not None:
             connection = await self._session.connection()
             raw = await connection.get_raw_connection()
             return await _execute(raw.driver_connection, query, args, one)
@@ -151,6 +151,10 @@ class RequestDatabase:
             await self._engine.dispose(close=False)
         # Once more, on a new connection from the new pool (reads only: safe to repeat).
         return await self._read(query, args, one)
+
+    def _reads_in_session(self) -> bool:
+        """Whether reads run on the session's connection: once its transaction has begun."""
+        return self._session is not None and self._session.in_transaction()
 
     async def _read(self, query: str, args: tuple[Any, ...], one: bool) -> list[asyncpg.Record]:
         # Checked out for this one statement only: under load, a connection held for the rest

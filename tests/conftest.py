@@ -83,6 +83,9 @@ class SessionBoundDatabase(RequestDatabase):
         super().__init__(engine, sessions)
         self._session = session
 
+    def _reads_in_session(self) -> bool:
+        return True
+
     async def close(self) -> None:
         """The test's fixture closes the session at the end of the test."""
 

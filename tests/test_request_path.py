@@ -147,3 +147,29 @@ def _any_policy():
 class TestStartUp:
     async def test_the_start_up_heap_is_kept_out_of_garbage_collections(self, app):
         assert gc.get_freeze_count() > 0
+
+
+class TestLoginHoldsNoConnectionWhileHashing:
+    async def test_the_password_is_checked_with_no_pooled_connection_out(
+        self, engine, database_url, monkeypatch
+    ):
+        from app.auth import service
+        from app.errors import Unauthorized
+
+        held: list[int] = []
+
+        async def verify(password, stored_hash):
+            held.append(engine.sync_engine.pool.checkedout())
+            return False, None
+
+        monkeypatch.setattr(service, "verify_password", verify)
+        database = RequestDatabase(engine, session_factory(engine))
+        with pytest.raises(Unauthorized):
+            await service.login(
+                database,
+                make_settings(database_url),
+                username="nobody@example.com",
+                password="whatever-password",
+            )
+        await database.close()
+        assert held == [0]

@@ -42,3 +42,23 @@ async def live_account(db: RequestDatabase, user_id: UUID, session_id: UUID) -> 
     """The user's account if the login is live (not revoked, user not deleted), else None."""
     row = await db.fetchrow(_ACCOUNT_SQL, user_id, session_id)
     return Account(*row) if row is not None else None
+
+
+class Credentials(NamedTuple):
+    """What a login checks: the account's id and password hash."""
+
+    id: UUID
+    hashed_password: str
+
+
+_CREDENTIALS_SQL = "SELECT id, hashed_password FROM users WHERE email = $1"
+
+
+async def credentials(db: RequestDatabase, email: str) -> Credentials | None:
+    """The account registered with this (normalized) address, if any.
+
+    A plain read that gives its connection back at once, so a login waiting for a hashing slot
+    holds no pooled connection.
+    """
+    row = await db.fetchrow(_CREDENTIALS_SQL, email)
+    return Credentials(*row) if row is not None else None

@@ -19,7 +19,7 @@ from app.auth.schemas import (
     TokenPair,
 )
 from app.config import Settings
-from app.db import Session, TransactionalRoute
+from app.db import Database, Session, TransactionalRoute
 from app.errors import Unauthorized, error_responses
 from app.types import normalize_email
 from app.users.schemas import UserPublic
@@ -96,7 +96,7 @@ async def register(
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
-    session: Session,
+    db: Database,
     settings: AppSettings,
     limiter: Limiter,
 ) -> TokenPair:
@@ -115,7 +115,7 @@ async def login(
         hits.append(await limiter.hit(per_ip, settings.rate_limit_login_per_ip))
         hits.append(await limiter.hit(per_account, settings.rate_limit_login_per_account))
         issued = await service.login(
-            session, settings, username=form.username, password=form.password
+            db, settings, username=form.username, password=form.password
         )
     except Unauthorized:
         wrong_credentials = True

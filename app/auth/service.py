@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import AccountToken, LoginSession, RefreshToken
 from app.auth.passwords import hash_password, password_problem, verify_password
+from app.auth.repository import credentials
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
-from app.db import utcnow
+from app.db import RequestDatabase, utcnow
 from app.errors import InvalidToken, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
@@ -153,19 +154,24 @@ async def _issue_refresh(
 
 
 async def login(
-    session: AsyncSession, settings: Settings, *, username: str, password: str
+    db: RequestDatabase, settings: Settings, *, username: str, password: str
 ) -> IssuedTokens:
-    """Check the credentials and start a login. Unknown email and wrong password look the same."""
+    """Check the credentials and start a login. Unknown email and wrong password look the same.
+
+    The password is checked with no database connection held (the account is read with a plain
+    read first), so a burst of logins waiting for hashing slots cannot empty the pool.
+    """
     try:
         email = normalize_email(username)
     except ValueError:
         email = None
     user = None
     if email is not None and len(password) <= 128:
-        user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
+        user = await credentials(db, email)
     ok, new_hash = await verify_password(password[:1024], user.hashed_password if user else None)
     if user is None or not ok:
         raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
+    session = db.session
     if new_hash:
         # Compare-and-swap: a parallel login that already upgraded the hash wins.
         await session.execute(

@@ -1,7 +1,9 @@
 """Queueing mail: a row in the outbox, in the caller's transaction."""
 
 from typing import Any
+from uuid import uuid4
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.mail.models import OutboxMail
@@ -14,5 +16,14 @@ async def queue_mail(
     """Add a mail to the outbox; it is sent only if the surrounding transaction commits."""
     if template not in TEMPLATES:
         raise KeyError(f"unknown mail template {template!r}")
-    session.add(OutboxMail(recipient=recipient, template=template, context=context))
-    await session.flush()
+    await session.execute(
+        # Due at once by the database's clock (the column defaults), which the sender reads.
+        sa.insert(OutboxMail).values(
+            id=uuid4(),
+            recipient=recipient,
+            template=template,
+            context=context,
+            status="pending",
+            attempts=0,
+        )
+    )

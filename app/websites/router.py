@@ -1,7 +1,7 @@
 """The /websites routes and the organization's /websites collection."""
 
 from types import SimpleNamespace
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
@@ -25,7 +25,6 @@ from app.errors import error_responses
 from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
 from app.pagination import Page, PageParams, json_response, page_params
 from app.websites import service
-from app.websites.models import Website
 from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
 router = APIRouter(tags=["websites"], route_class=TransactionalRoute)
@@ -34,7 +33,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)
 
 
-def _public(website: Website, role: str | None) -> WebsitePublic:
+def _public(website: Any, role: str | None) -> WebsitePublic:
     return service.website_public(website, role)
 
 

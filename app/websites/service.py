@@ -1,13 +1,16 @@
 """Website use cases: listing what the caller may read, creation, changes, deletion, members."""
 
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import Response
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
@@ -75,12 +78,24 @@ async def create_website(
 ) -> Website:
     """Add a website to the organization (409 `website_exists` for a host it already has)."""
     website = Website(organization_id=organization_id, name=name, url=url, host=website_host(url))
-    try:
-        async with session.begin_nested():
-            session.add(website)
-            await session.flush()
-    except IntegrityError:
-        raise _duplicate_host() from None
+    # One statement decides a duplicate host, racing creations included: no row comes back.
+    created = (
+        await session.execute(
+            pg_insert(Website)
+            .values(
+                id=website.id,
+                organization_id=organization_id,
+                name=name,
+                url=url,
+                host=website.host,
+                created_at=website.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=["organization_id", "host"])
+            .returning(col(Website.id))
+        )
+    ).first()
+    if created is None:
+        raise _duplicate_host()
     await record_event(
         session,
         organization_id=organization_id,
@@ -95,26 +110,40 @@ async def create_website(
 
 async def update_website(
     session: AsyncSession, website_id: UUID, *, name: str | None, url: str | None
-) -> Website:
-    """Change the fields given (409 `website_exists` when the new host is taken in the org)."""
-    # Locked, so a delete running at the same time either waits for this change or has already
-    # removed the row, which then answers 404.
-    website = await session.get(Website, website_id, with_for_update=True)
-    if website is None:
-        raise NotFound()
+) -> sa.Row[UUID, UUID, str, str, datetime]:
+    """Change the fields given (409 `website_exists` when the new host is taken in the org).
+
+    One UPDATE: it locks the row, so a delete running at the same time either waits for this
+    change or has already removed the row, which then answers 404. A duplicate host fails the
+    statement, and the request's transaction is rolled back with nothing else written.
+    """
+    values: dict[str, Any] = {"updated_at": sa.func.now()}
     if name is not None:
-        website.name = name
+        values["name"] = name
     if url is not None:
-        website.url = url
-        website.host = website_host(url)
-    website.updated_at = sa.func.now()  # type: ignore[assignment]
+        values["url"] = url
+        values["host"] = website_host(url)
     try:
-        async with session.begin_nested():
-            await session.flush()
+        changed = (
+            await session.execute(
+                sa.update(Website)
+                .where(Website.id == website_id)  # type: ignore[arg-type]
+                .values(**values)
+                .returning(
+                    col(Website.id),
+                    col(Website.organization_id),
+                    col(Website.name),
+                    col(Website.url),
+                    col(Website.created_at),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
     except IntegrityError:
         raise _duplicate_host() from None
-    await session.refresh(website)
-    return website
+    if changed is None:
+        raise NotFound()
+    return changed
 
 
 async def delete_website(
