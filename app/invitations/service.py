@@ -123,10 +123,11 @@ async def invite(
         inviter_id=inviter.id,
         expires_at=utcnow() + timedelta(days=settings.invitation_token_days),
     )
+    # No savepoint: a duplicate fails the statement, and the request's transaction is rolled
+    # back with the expiry update above, which the next invitation repeats.
     try:
-        async with session.begin_nested():
-            session.add(invitation)
-            await session.flush()
+        session.add(invitation)
+        await session.flush()
     except IntegrityError:
         raise Conflict(
             "A pending invitation for this address exists.", code="invitation_pending"
