@@ -1,15 +1,21 @@
 """Settings, read once from the environment and an optional `.env` file."""
 
+import re
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT_DIR / ".data"
+
+
+# A browser's Origin header: scheme, host and an optional port, nothing else.
+_ORIGIN = re.compile(r"https?://[^/?#@\s]+")
 
 
 class Environment(StrEnum):
@@ -26,10 +32,12 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_prepared_statements: bool = True
     redis_url: str | None = None
     secret_key: str | None = None
     public_url: str | None = None
     frontend_url: str | None = None
+    cors_origins: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -76,7 +84,28 @@ class Settings(BaseSettings):
                 raise ValueError("PUBLIC_URL or FRONTEND_URL must be set in production")
         if self.smtp_tls and self.smtp_ssl:
             raise ValueError("SMTP_TLS and SMTP_SSL are exclusive: choose one")
+        origins = self.cors_origin_list
+        if "*" in origins and self.environment is Environment.PRODUCTION:
+            # Any site could then read what a user's browser fetches with a token it holds.
+            raise ValueError("CORS_ORIGINS must list exact origins in production, not *")
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path)"
+                )
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Origins whose pages may call the API from a browser: CORS_ORIGINS (comma-separated),
+        else the origin of FRONTEND_URL, else none."""
+        if self.cors_origins is not None:
+            return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        if self.frontend_url:
+            parts = urlsplit(self.frontend_url)
+            if parts.scheme and parts.netloc:
+                return [f"{parts.scheme}://{parts.netloc}"]
+        return []
 
     @property
     def rate_limit_exempt_ip_set(self) -> frozenset[str]:

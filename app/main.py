@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth.pages import router as pages_router
 from app.auth.passwords import configure_hash_concurrency
@@ -40,7 +41,11 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL)")
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            prepared_statements=settings.database_prepared_statements,
+        )
         redis = rate_limit_redis(settings.redis_url) if settings.redis_url else None
         store = PolicyStore(engine, settings.database_url, settings.policy_check_seconds)
         app.state.settings = settings
@@ -95,6 +100,18 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origin_list:
+        # Outermost, so every answer a page can get (a 413 included) carries the CORS headers.
+        # Bearer tokens, not cookies: no credentials mode.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            allow_credentials=False,
+            max_age=600,
+        )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

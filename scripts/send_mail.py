@@ -11,7 +11,11 @@ from app.mail.sender import MailSender
 async def run() -> None:
     settings = load_settings()
     configure_logging(settings.json_logs)
-    engine = create_engine(required_database_url(), pool_size=2)
+    engine = create_engine(
+        required_database_url(),
+        pool_size=2,
+        prepared_statements=settings.database_prepared_statements,
+    )
     try:
         await MailSender(session_factory(engine), settings).run()
     finally:

@@ -688,3 +688,19 @@ class TestPasswordRules:
     async def test_screening_refuses_the_address_as_password(self, client, screening):
         response = await register(client, "longlocalpart@example.com", password="LongLocalPart")
         assert response.status_code == 422
+
+
+class TestTokenAnswersAreNotCached:
+    async def test_login_and_refresh_answers_carry_no_store(self, client, session):
+        user = await create_user(session)
+        answer = await client.post(
+            "/api/v1/auth/login", data={"username": user.email, "password": PASSWORD}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["pragma"] == "no-cache"
+        refreshed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": answer.json()["refresh_token"]}
+        )
+        assert refreshed.status_code == 200
+        assert refreshed.headers["cache-control"] == "no-store"

@@ -73,6 +73,16 @@ def require_verified(caller: Caller) -> Caller:
     return caller
 
 
+async def token_claims(request: Request, token: BearerToken) -> AccessClaims:
+    """The access token's claims (401 for a missing or invalid token), before any database
+    work: for routes that check the login in a statement of their own."""
+    settings: Settings = request.app.state.settings
+    return access_claims(token, settings)
+
+
+Claims = Annotated[AccessClaims, Depends(token_claims)]
+
+
 async def current_caller(
     request: Request, db: Database, settings: AppSettings, token: BearerToken
 ) -> Caller:

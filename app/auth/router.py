@@ -59,7 +59,10 @@ def _account_key(username: str) -> str:
         return username.strip().lower()[:320]
 
 
-def _tokens(issued: service.IssuedTokens) -> TokenPair:
+def _tokens(issued: service.IssuedTokens, response: Response) -> TokenPair:
+    # Tokens must not stay in a browser's or a proxy's cache (RFC 6749, section 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenPair(
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
@@ -99,6 +102,7 @@ async def login(
     db: Database,
     settings: AppSettings,
     limiter: Limiter,
+    response: Response,
 ) -> TokenPair:
     """Exchange email and password (OAuth2 password flow form) for an access and a refresh token.
 
@@ -122,7 +126,7 @@ async def login(
         if not wrong_credentials:
             # Shielded: a cancelled request (client gone, shutdown) still gives its counts back.
             await asyncio.shield(_refund(limiter, hits))
-    return _tokens(issued)
+    return _tokens(issued, response)
 
 
 async def _refund(limiter: RateLimiter, hits: list[Hit | None]) -> None:
@@ -131,9 +135,11 @@ async def _refund(limiter: RateLimiter, hits: list[Hit | None]) -> None:
 
 
 @router.post("/refresh", operation_id="refresh_tokens", responses=error_responses(401, 422))
-async def refresh(body: RefreshIn, session: Session, settings: AppSettings) -> TokenPair:
+async def refresh(
+    body: RefreshIn, session: Session, settings: AppSettings, response: Response
+) -> TokenPair:
     """Rotate the refresh token: the used one stops working; reusing it ends the login."""
-    return _tokens(await service.refresh(session, settings, token=body.refresh_token))
+    return _tokens(await service.refresh(session, settings, token=body.refresh_token), response)
 
 
 @router.post(

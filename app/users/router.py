@@ -6,7 +6,7 @@ from app.auth.dependencies import AppSettings, CurrentCaller
 from app.authz.guards import Policy
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
-from app.pagination import json_response, rfc3339
+from app.pagination import json_response
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
 
@@ -20,11 +20,11 @@ async def get_me(caller: CurrentCaller) -> Response:
     user = caller.user
     return json_response(
         {
-            "id": str(user.id),
+            "id": user.id,
             "email": user.email,
             "full_name": user.full_name,
             "email_verified": user.email_verified_at is not None,
-            "created_at": rfc3339(user.created_at),
+            "created_at": user.created_at,
         }
     )
 

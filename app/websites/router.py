@@ -4,19 +4,19 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.auth.dependencies import VerifiedCaller
+from app.auth.dependencies import Claims, authenticated, require_verified
 from app.authz.guards import (
     OrganizationRead,
     OrganizationWebsitesCreate,
-    Policy,
     WebsiteContext,
     WebsiteDelete,
     WebsiteMembersRead,
     WebsiteMembersUpdate,
     WebsiteRead,
     WebsiteUpdate,
+    live_policy,
     require,
 )
 from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
@@ -43,11 +43,12 @@ def _public(website: Any, role: str | None) -> WebsitePublic:
     response_model=Page[WebsitePublic],
     responses=error_responses(401, 403, 422),
 )
-async def list_websites(
-    caller: VerifiedCaller, db: Database, policy: Policy, paging: Paging
-) -> Response:
+async def list_websites(request: Request, claims: Claims, db: Database, paging: Paging) -> Response:
     """Every website the caller can read, through an organization role or a website role."""
-    return await service.readable_websites_page(db, policy, caller.user.id, paging)
+    policy = live_policy(request)
+    account, page = await service.callers_websites_page(db, policy, claims, paging)
+    require_verified(authenticated(request, claims, account))
+    return page
 
 
 @router.get(

@@ -11,7 +11,6 @@ import idna
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from app.authz.permissions import MembershipRole
-from app.pagination import rfc3339
 from app.types import Name, PatchModel, StrictModel
 
 # The authority after the scheme: a bracketed IPv6 address or a name / IPv4 address, then an
@@ -125,10 +124,10 @@ class WebsitePublic(BaseModel):
 def website_item(website: Any, role: str | None) -> dict[str, Any]:
     """A website row as `WebsitePublic` would serialize it, without building the model."""
     return {
-        "id": str(website.id),
-        "organization_id": str(website.organization_id),
+        "id": website.id,
+        "organization_id": website.organization_id,
         "name": website.name,
         "url": website.url,
-        "created_at": rfc3339(website.created_at),
+        "created_at": website.created_at,
         "my_role": role,
     }

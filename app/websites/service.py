@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit.service import record_event
+from app.auth.repository import Account
+from app.auth.tokens import AccessClaims
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
 from app.db import RequestDatabase
@@ -50,6 +52,31 @@ async def readable_websites_page(
         after=params.after,
         organization_id=organization_id,
     )
+    return _page(policy, rows, params)
+
+
+async def callers_websites_page(
+    db: RequestDatabase, policy: PolicyEngine, claims: AccessClaims, params: PageParams
+) -> tuple[Account | None, Response]:
+    """The caller's account (None if the token's login is dead) and a page of every website
+    they may read, in one statement; the page is empty for an unverified caller, who the route
+    refuses anyway."""
+    org_roles, site_roles = policy.granting_roles(Permission.WEBSITE_READ)
+    account, rows = await repository.caller_and_readable_websites(
+        db,
+        claims.user_id,
+        claims.session_id,
+        org_roles=org_roles,
+        website_roles=site_roles,
+        limit=params.limit + 1,
+        after=params.after,
+    )
+    return account, _page(policy, rows, params)
+
+
+def _page(
+    policy: PolicyEngine, rows: list[repository.ReadableWebsite], params: PageParams
+) -> Response:
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
     items = [website_item(row, policy.website_role(row.org_role, row.website_role)) for row in rows]
