@@ -46,3 +46,18 @@ def test_policy_rejects_common_and_email_like_passwords():
     assert passwords.password_problem("a" * 129) is not None
     assert passwords.password_problem("tangerine-obelisk-42", "ann@example.com") is None
     assert len(passwords.common_passwords()) >= 10_000
+
+
+class TestHashingThreads:
+    async def test_hashes_run_in_threads_the_scheduler_puts_after_the_event_loop(self):
+        import os
+        import threading
+
+        from app.auth import passwords
+
+        await passwords.hash_password("a password to hash")
+        own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        hashing = passwords._hashing_pool().submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+        assert hashing.result(timeout=10) == min(19, own + passwords.HASHING_NICENESS)

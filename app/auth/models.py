@@ -24,6 +24,10 @@ class LoginSession(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
     )
     created_at: datetime = created_at_column()
+    # The login and every refresh move it; an access token's use does not (that would be a
+    # write on every request), so it is exact to one access-token lifetime.
+    last_used_at: datetime = created_at_column()
+    user_agent: str | None = Field(default=None, sa_column=sa.Column(sa.String(512)))
 
 
 class RefreshToken(SQLModel, table=True):

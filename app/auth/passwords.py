@@ -4,10 +4,16 @@ argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1: ~45 ms here) rather than 
 (64 MiB, t = 3, p = 4: ~330 ms): it meets the recommendation at a seventh of the latency and a third
 of the memory per concurrent hash. Hashes run in worker threads, at most
 `PASSWORD_HASH_CONCURRENCY` at once, so a login flood neither blocks the event loop nor exhausts
-memory. Legacy bcrypt hashes still verify and are upgraded on login.
+memory, in threads of their own that the kernel schedules after the event loop (niceness 10),
+so reads keep their latency during a flood of logins. Legacy bcrypt hashes still verify and are
+upgraded on login.
 """
 
 import asyncio
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,13 +30,38 @@ _hasher = PasswordHash(
 )
 _limit: asyncio.Semaphore | None = None
 _limit_size = 4
+_executor: ThreadPoolExecutor | None = None
+# How much less the hashing threads weigh with the kernel's scheduler than the event loop's.
+HASHING_NICENESS = 10
 
 
 def configure_hash_concurrency(size: int) -> None:
     """Set how many hashes may run at once (read at start-up)."""
-    global _limit, _limit_size
+    global _limit, _limit_size, _executor
     _limit_size = size
     _limit = None
+    if _executor is not None:
+        _executor.shutdown(wait=False)
+    _executor = None
+
+
+def _lower_priority() -> None:
+    # Each hashing thread yields the CPU to the event loop's thread: a flood of logins then takes
+    # what the reads leave, instead of queueing every read behind the hashes. Linux applies a
+    # niceness to the one thread whose id is given; elsewhere this is a best effort.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+def _hashing_pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            max_workers=_limit_size,
+            thread_name_prefix="password-hash",
+            initializer=_lower_priority,
+        )
+    return _executor
 
 
 def _semaphore() -> asyncio.Semaphore:
@@ -74,7 +105,9 @@ def password_problem(password: str, email: str | None = None, *, screen: bool = 
 async def hash_password(password: str) -> str:
     """An argon2id hash, computed off the event loop."""
     async with _semaphore():
-        return await asyncio.to_thread(_hasher.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            _hashing_pool(), _hasher.hash, password
+        )
 
 
 _DUMMY_HASH = _hasher.hash("dummy password for timing equalisation")
@@ -97,4 +130,6 @@ def _verify(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
 async def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
     """(matches, new hash to store or None). With no stored hash, spends a dummy hash's time."""
     async with _semaphore():
-        return await asyncio.to_thread(_verify, password, stored_hash)
+        return await asyncio.get_running_loop().run_in_executor(
+            _hashing_pool(), _verify, password, stored_hash
+        )

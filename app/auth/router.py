@@ -118,7 +118,13 @@ async def login(
     try:
         hits.append(await limiter.hit(per_ip, settings.rate_limit_login_per_ip))
         hits.append(await limiter.hit(per_account, settings.rate_limit_login_per_account))
-        issued = await service.login(db, settings, username=form.username, password=form.password)
+        issued = await service.login(
+            db,
+            settings,
+            username=form.username,
+            password=form.password,
+            user_agent=request.headers.get("user-agent"),
+        )
     except Unauthorized:
         wrong_credentials = True
         raise

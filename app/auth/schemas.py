@@ -1,6 +1,8 @@
 """Request and response bodies of the /auth routes."""
 
+from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -44,3 +46,13 @@ class MailRequestIn(StrictModel):
 class ResetPasswordIn(StrictModel):
     token: Token
     password: NewPassword
+
+
+class LoginPublic(BaseModel):
+    """One of the caller's live logins (a refresh-token family)."""
+
+    id: UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    current: bool

@@ -2,22 +2,26 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.models import AccountToken, LoginSession, RefreshToken
 from app.auth.passwords import hash_password, password_problem, verify_password
 from app.auth.repository import credentials
+from app.auth.schemas import LoginPublic
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import InvalidToken, Unauthorized, ValidationFailed
+from app.errors import InvalidToken, NotFound, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
 from app.organizations.service import create_organization
+from app.pagination import Page, PageParams, build_page
 from app.types import normalize_email
 from app.users.models import User
 
@@ -122,8 +126,15 @@ async def register(
     await queue_mail(session, email, "account_exists", {"reset_link": reset_link})
 
 
-async def _start_login(session: AsyncSession, settings: Settings, user_id: UUID) -> IssuedTokens:
-    login = LoginSession(user_id=user_id)
+USER_AGENT_LENGTH = 512
+
+
+async def _start_login(
+    session: AsyncSession, settings: Settings, user_id: UUID, user_agent: str | None = None
+) -> IssuedTokens:
+    login = LoginSession(
+        user_id=user_id, user_agent=user_agent[:USER_AGENT_LENGTH] if user_agent else None
+    )
     session.add(login)
     await session.flush()
     return await _issue_refresh(session, settings, login.id, user_id)
@@ -154,7 +165,12 @@ async def _issue_refresh(
 
 
 async def login(
-    db: RequestDatabase, settings: Settings, *, username: str, password: str
+    db: RequestDatabase,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    user_agent: str | None = None,
 ) -> IssuedTokens:
     """Check the credentials and start a login. Unknown email and wrong password look the same.
 
@@ -179,7 +195,7 @@ async def login(
             .where(User.id == user.id, User.hashed_password == user.hashed_password)  # type: ignore[arg-type]
             .values(hashed_password=new_hash)
         )
-    return await _start_login(session, settings, user.id)
+    return await _start_login(session, settings, user.id, user_agent)
 
 
 async def revoke_logins(session: AsyncSession, user_id: UUID, *, keep: UUID | None = None) -> None:
@@ -221,6 +237,7 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
     if stored.expires_at <= utcnow():
         raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
     stored.used_at = utcnow()
+    login_session.last_used_at = stored.used_at
     return await _issue_refresh(session, settings, login_session.id, login_session.user_id)
 
 
@@ -322,3 +339,69 @@ async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:
         )
         .values(used_at=utcnow())
     )
+
+
+def _live(user_id: UUID) -> sa.ColumnElement[bool]:
+    # A login is live while it is not revoked and one of its refresh tokens can still be used.
+    return sa.and_(
+        LoginSession.user_id == user_id,  # type: ignore[arg-type]
+        LoginSession.revoked_at.is_(None),  # type: ignore[union-attr]
+        sa.exists().where(
+            RefreshToken.session_id == LoginSession.id,  # type: ignore[arg-type]
+            RefreshToken.used_at.is_(None),  # type: ignore[union-attr]
+            RefreshToken.expires_at > sa.func.now(),  # type: ignore[arg-type]
+        ),
+    )
+
+
+async def list_logins(
+    session: AsyncSession, user_id: UUID, current: UUID, params: PageParams
+) -> Page[LoginPublic]:
+    """The user's live logins, newest first; `current` marks the caller's own."""
+    rows: list[Any] = list(
+        await session.execute(
+            sa.select(
+                col(LoginSession.id),
+                col(LoginSession.created_at),
+                col(LoginSession.last_used_at),
+                col(LoginSession.user_agent),
+                col(LoginSession.id).label("cursor_id"),
+            )
+            .where(
+                _live(user_id),
+                params.keyset_desc(LoginSession.created_at, LoginSession.id),
+            )
+            .order_by(col(LoginSession.created_at).desc(), col(LoginSession.id).desc())
+            .limit(params.limit + 1)
+        )
+    )
+    return build_page(
+        rows,
+        params,
+        lambda r: LoginPublic(
+            id=r.id,
+            created_at=r.created_at,
+            last_used_at=r.last_used_at,
+            user_agent=r.user_agent,
+            current=r.id == current,
+        ),
+    )
+
+
+async def end_login(session: AsyncSession, user_id: UUID, login_id: UUID) -> None:
+    """Revoke one of the user's logins: its access and refresh tokens stop working at once.
+
+    404 for a login that is not the user's, or is already ended.
+    """
+    ended = await session.scalar(
+        sa.update(LoginSession)
+        .where(
+            col(LoginSession.id) == login_id,
+            col(LoginSession.user_id) == user_id,
+            col(LoginSession.revoked_at).is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .returning(col(LoginSession.id))
+    )
+    if ended is None:
+        raise NotFound("No such login.")

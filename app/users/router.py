@@ -1,14 +1,21 @@
 """The /users/me routes."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+from uuid import UUID
 
+from fastapi import APIRouter, Depends, Response, status
+
+from app.auth import service as auth_service
 from app.auth.dependencies import AppSettings, CurrentCaller
+from app.auth.schemas import LoginPublic
 from app.authz.guards import Policy
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
-from app.pagination import json_response
+from app.pagination import Page, PageParams, json_response, page_params
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
+
+Paging = Annotated[PageParams, Depends(page_params)]
 
 router = APIRouter(prefix="/users/me", tags=["users"], route_class=TransactionalRoute)
 
@@ -69,4 +76,33 @@ async def delete_me(
     """Delete the account. Organizations where the caller is the only member are deleted too;
     being the last admin of an organization with other members is refused (409 `last_admin`)."""
     await service.delete_account(session, policy, caller, password=body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sessions",
+    operation_id="list_my_sessions",
+    responses=error_responses(401, 422),
+)
+async def list_sessions(
+    caller: CurrentCaller, session: Session, paging: Paging
+) -> Page[LoginPublic]:
+    """The caller's live logins, newest first; `current` marks the one of this access token.
+
+    `last_used_at` moves with every login and refresh (so it is exact to one access-token
+    lifetime); `user_agent` is the one the login was made with.
+    """
+    return await auth_service.list_logins(session, caller.user.id, caller.session_id, paging)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="end_my_session",
+    responses=error_responses(401, 404, 422),
+)
+async def end_session(session_id: UUID, caller: CurrentCaller, session: Session) -> Response:
+    """End one of the caller's logins: its access and refresh tokens stop working on the next
+    request. A login that is not the caller's, or already ended, answers 404."""
+    await auth_service.end_login(session, caller.user.id, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
