@@ -70,11 +70,12 @@ async def list_organization_websites(
     "/organizations/{org_id}/websites",
     status_code=status.HTTP_201_CREATED,
     operation_id="create_website",
+    response_model=WebsitePublic,
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_website(
-    body: WebsiteIn, ctx: OrganizationWebsitesCreate, session: Session, response: Response
-) -> WebsitePublic:
+    body: WebsiteIn, ctx: OrganizationWebsitesCreate, session: Session
+) -> Response:
     """Add a website to the organization (409 `website_exists` when its host is already there)."""
     website = await service.create_website(
         session,
@@ -83,8 +84,12 @@ async def create_website(
         url=body.url,
         actor_id=ctx.caller.user.id,
     )
+    response = json_response(
+        website_item(website, ctx.policy.website_role(ctx.role, None)),
+        status_code=status.HTTP_201_CREATED,
+    )
     response.headers["Location"] = f"/api/v1/websites/{website.id}"
-    return _public(website, ctx.policy.website_role(ctx.role, None))
+    return response
 
 
 @router.get(
@@ -107,17 +112,18 @@ async def get_website(ctx: WebsiteRead) -> Response:
 
 async def _update(
     ctx: WebsiteContext, session: Session, name: str | None, url: str | None
-) -> WebsitePublic:
+) -> Response:
     website = await service.update_website(session, ctx.website_id, name=name, url=url)
-    return _public(website, ctx.role)
+    return json_response(website_item(website, ctx.role))
 
 
 @router.put(
     "/websites/{website_id}",
     operation_id="replace_website",
+    response_model=WebsitePublic,
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session) -> WebsitePublic:
+async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session) -> Response:
     """Replace every writable field (name and url)."""
     return await _update(ctx, session, body.name, body.url)
 
@@ -125,9 +131,10 @@ async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session)
 @router.patch(
     "/websites/{website_id}",
     operation_id="update_website",
+    response_model=WebsitePublic,
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, session: Session) -> WebsitePublic:
+async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, session: Session) -> Response:
     """Change the fields given."""
     return await _update(ctx, session, body.name, body.url)
 

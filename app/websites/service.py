@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -100,6 +100,15 @@ def _duplicate_host() -> Conflict:
     return Conflict("The organization already has a website with this host.", code="website_exists")
 
 
+# Built once: executing a prebuilt statement skips building and keying a new one per request.
+_WEBSITES = cast(sa.Table, sa.inspect(Website).local_table)
+_INSERT_WEBSITE = (
+    pg_insert(_WEBSITES)
+    .on_conflict_do_nothing(index_elements=["organization_id", "host"])
+    .returning(_WEBSITES.c.id)
+)
+
+
 async def create_website(
     session: AsyncSession, *, organization_id: UUID, name: str, url: str, actor_id: UUID
 ) -> Website:
@@ -108,17 +117,15 @@ async def create_website(
     # One statement decides a duplicate host, racing creations included: no row comes back.
     created = (
         await session.execute(
-            pg_insert(Website)
-            .values(
-                id=website.id,
-                organization_id=organization_id,
-                name=name,
-                url=url,
-                host=website.host,
-                created_at=website.created_at,
-            )
-            .on_conflict_do_nothing(index_elements=["organization_id", "host"])
-            .returning(col(Website.id))
+            _INSERT_WEBSITE,
+            {
+                "id": website.id,
+                "organization_id": organization_id,
+                "name": name,
+                "url": url,
+                "host": website.host,
+                "created_at": website.created_at,
+            },
         )
     ).first()
     if created is None:
