@@ -2,7 +2,7 @@
 
 Lists are keyset pages in (created_at, id) order. Which roles may read a website comes from the
 enforcer (`PolicyEngine.granting_roles`) and is passed in, so a list holds exactly the websites
-whose detail answers 200; the statement only turns those roles into two indexed semi-joins.
+whose detail answers 200; the statements only turn those roles into filters on the memberships.
 """
 
 from datetime import datetime
@@ -25,81 +25,101 @@ class ReadableWebsite(NamedTuple):
     website_role: str | None
 
 
-def _readable_sql(*, in_organization: bool, after: bool, with_caller: bool) -> str:
-    # $1 user, $2 organization roles that grant read, $3 website roles that grant read, $4 limit;
-    # then, in this order and only when used: the organization, the caller's login, the cursor's
-    # (created_at, id).
-    position = 5
-    conditions = [
-        "(w.organization_id IN (SELECT organization_id FROM organization_memberships"
-        " WHERE user_id = $1 AND role = ANY($2::text[]))"
-        " OR w.id IN (SELECT website_id FROM website_memberships"
-        " WHERE user_id = $1 AND role = ANY($3::text[])))"
-    ]
-    if in_organization:
-        conditions.append(f"w.organization_id = ${position}")
-        position += 1
-    login = position
-    if with_caller:
-        position += 1
-    if after:
-        conditions.append(f"(w.created_at, w.id) > (${position}, ${position + 1})")
-    where = " AND ".join(conditions)
-    # Fixed fragments only; every value is a bound parameter.
-    page = f"""
+def _organization_page_sql(*, after: bool) -> str:
+    # $1 user, $2 organization roles that grant read, $3 website roles that grant read, $4 limit,
+    # $5 organization, then the cursor's (created_at, id). The organization's index
+    # (organization_id, created_at, id) gives the page in order, whatever the table's size.
+    keyset = "AND (w.created_at, w.id) > ($6, $7)" if after else ""
+    return f"""
 SELECT w.id, w.organization_id, w.name, w.url, w.created_at, om.role, wm.role
 FROM websites AS w
 LEFT JOIN organization_memberships AS om
   ON om.organization_id = w.organization_id AND om.user_id = $1
 LEFT JOIN website_memberships AS wm ON wm.website_id = w.id AND wm.user_id = $1
-WHERE {where}
+WHERE w.organization_id = $5 {keyset}
+  AND (om.role = ANY($2::text[]) OR wm.role = ANY($3::text[]))
 ORDER BY w.created_at, w.id
 LIMIT $4
-"""  # noqa: S608
-    if not with_caller:
-        return page
+"""  # noqa: S608 - fixed fragments; every value is a bound parameter
+
+
+def _callers_page_sql(*, after: bool) -> str:
+    # $1 user, $2 organization roles that grant read, $3 website roles that grant read, $4 limit,
+    # $5 the caller's login, then the cursor's (created_at, id).
+    #
     # The login check and the page in one round trip: one row per website, each carrying the
-    # caller's account (or a single row with no website); no row at all if the login is dead.
-    # The page is read only for a verified caller.
+    # caller's account (or a single row with no website); no row at all if the login is dead;
+    # the page is read only for a verified caller. The page takes the keys of at most `limit`
+    # websites from each readable organization (its index gives them in order, without reading
+    # the table) and of the other websites the caller holds a website role on (the two sets do
+    # not overlap, so nothing needs deduplicating), keeps the first
+    # `limit` keys, and reads only those rows: its cost depends on the caller's memberships, not
+    # on how many websites there are.
+    keyset = "AND (w.created_at, w.id) > ($6, $7)" if after else ""
     return f"""
 SELECT {ACCOUNT_COLUMNS}, page.*
 FROM users AS u
-JOIN login_sessions AS s ON s.id = ${login} AND s.user_id = u.id AND s.revoked_at IS NULL
-LEFT JOIN LATERAL ({page}) AS page ON u.email_verified_at IS NOT NULL
+JOIN login_sessions AS s ON s.id = $5 AND s.user_id = u.id AND s.revoked_at IS NULL
+LEFT JOIN LATERAL (
+  SELECT w.id, w.organization_id, w.name, w.url, w.created_at, om.role, wm.role
+  FROM (
+    SELECT candidate.created_at, candidate.id
+    FROM (
+      SELECT w.created_at, w.id
+      FROM organization_memberships AS m
+      CROSS JOIN LATERAL (
+        SELECT w.created_at, w.id
+        FROM websites AS w
+        WHERE w.organization_id = m.organization_id {keyset}
+        ORDER BY w.created_at, w.id
+        LIMIT $4
+      ) AS w
+      WHERE m.user_id = $1 AND m.role = ANY($2::text[])
+      UNION ALL
+      SELECT w.created_at, w.id
+      FROM website_memberships AS m
+      JOIN websites AS w ON w.id = m.website_id
+      WHERE m.user_id = $1 AND m.role = ANY($3::text[]) {keyset}
+        AND w.organization_id NOT IN (
+          SELECT organization_id FROM organization_memberships
+          WHERE user_id = $1 AND role = ANY($2::text[])
+        )
+    ) AS candidate
+    ORDER BY candidate.created_at, candidate.id
+    LIMIT $4
+  ) AS top
+  JOIN websites AS w ON w.id = top.id
+  LEFT JOIN organization_memberships AS om
+    ON om.organization_id = w.organization_id AND om.user_id = $1
+  LEFT JOIN website_memberships AS wm ON wm.website_id = w.id AND wm.user_id = $1
+) AS page ON u.email_verified_at IS NOT NULL
 WHERE u.id = $1
 ORDER BY page.created_at, page.id
-"""  # noqa: S608
+"""  # noqa: S608 - fixed fragments; every value is a bound parameter
 
 
-_READABLE = {
-    (in_organization, after, with_caller): _readable_sql(
-        in_organization=in_organization, after=after, with_caller=with_caller
-    )
-    for in_organization in (False, True)
-    for after in (False, True)
-    for with_caller in (False, True)
-}
+_ORGANIZATION_PAGE = {after: _organization_page_sql(after=after) for after in (False, True)}
+_CALLERS_PAGE = {after: _callers_page_sql(after=after) for after in (False, True)}
 _ACCOUNT_WIDTH = len(Account._fields)
 
 
-async def readable_websites(
+async def organization_websites(
     db: RequestDatabase,
     user_id: UUID,
+    organization_id: UUID,
     *,
     org_roles: list[str],
     website_roles: list[str],
     limit: int,
     after: tuple[datetime, UUID] | None = None,
-    organization_id: UUID | None = None,
 ) -> list[ReadableWebsite]:
-    """Up to `limit` websites the user reads through one of the given roles, after `after`."""
-    args: list[object] = [user_id, org_roles, website_roles, limit]
-    if organization_id is not None:
-        args.append(organization_id)
+    """Up to `limit` websites of the organization that the user reads through one of the given
+    roles, after `after`."""
+    args: list[object] = [user_id, org_roles, website_roles, limit, organization_id]
     if after is not None:
         args.extend(after)
-    statement = _READABLE[(organization_id is not None, after is not None, False)]
-    return [ReadableWebsite(*row) for row in await db.fetch(statement, *args)]
+    rows = await db.fetch(_ORGANIZATION_PAGE[after is not None], *args)
+    return [ReadableWebsite(*row) for row in rows]
 
 
 async def caller_and_readable_websites(
@@ -117,7 +137,7 @@ async def caller_and_readable_websites(
     args: list[object] = [user_id, org_roles, website_roles, limit, session_id]
     if after is not None:
         args.extend(after)
-    rows = await db.fetch(_READABLE[(False, after is not None, True)], *args)
+    rows = await db.fetch(_CALLERS_PAGE[after is not None], *args)
     if not rows:
         return None, []
     account = Account(*tuple(rows[0])[:_ACCOUNT_WIDTH])

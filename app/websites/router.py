@@ -61,7 +61,7 @@ async def list_organization_websites(
     ctx: OrganizationRead, db: Database, paging: Paging
 ) -> Response:
     """The organization's websites the caller can read."""
-    return await service.readable_websites_page(
+    return await service.organization_websites_page(
         db, ctx.policy, ctx.caller.user.id, paging, organization_id=ctx.organization_id
     )
 

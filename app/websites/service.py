@@ -28,14 +28,15 @@ from app.websites.models import Website, WebsiteMembership
 from app.websites.schemas import WebsitePublic, website_host, website_item
 
 
-async def readable_websites_page(
+async def organization_websites_page(
     db: RequestDatabase,
     policy: PolicyEngine,
     user_id: UUID,
     params: PageParams,
-    organization_id: UUID | None = None,
+    organization_id: UUID,
 ) -> Response:
-    """A page of the websites the user may read, through an organization role or a website role.
+    """A page of the organization's websites the user may read, through an organization role or
+    a website role.
 
     The roles that grant `website:read` come from the enforcer and become the SQL filter, so the
     list is one query and holds exactly the websites whose detail answers 200. The page is
@@ -43,14 +44,14 @@ async def readable_websites_page(
     service's busiest list.
     """
     org_roles, site_roles = policy.granting_roles(Permission.WEBSITE_READ)
-    rows = await repository.readable_websites(
+    rows = await repository.organization_websites(
         db,
         user_id,
+        organization_id,
         org_roles=org_roles,
         website_roles=site_roles,
         limit=params.limit + 1,
         after=params.after,
-        organization_id=organization_id,
     )
     return _page(policy, rows, params)
 

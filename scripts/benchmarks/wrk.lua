@@ -1,22 +1,23 @@
 -- Requests for `make bench` (scripts/benchmarks/api.py). Arguments after `--`:
---   mode path token ids_file body tag
+--   mode path token ids_file body tag threads
 -- mode: get | create | update | delete | invite | login. `get`, `update` and `delete` append an id
 -- from ids_file to path (random for get/update, each id once in order for delete); create and
 -- invite make a unique host or address per request from tag, thread and a counter.
 -- An argument "-" means none (wrk drops empty ones). Prints one JSON line with the figures when done.
 
-local threads = {}
-local thread_count = 0
+-- setup() runs in wrk's main Lua state; each thread has a state of its own, so the thread's
+-- number is handed over with thread:set and the thread count comes as an argument.
+local created = 0
 
 function setup(thread)
-  thread_count = thread_count + 1
-  thread:set("thread_id", thread_count)
-  table.insert(threads, thread)
+  created = created + 1
+  thread:set("thread_id", created)
 end
 
 function init(args)
   local function arg(i) if args[i] == "-" then return "" end return args[i] end
   mode, path, token, ids_file, body, tag = arg(1), arg(2), arg(3), arg(4), arg(5), arg(6)
+  thread_count = tonumber(arg(7)) or 1
   counter = 0
   ids = {}
   if ids_file ~= nil and ids_file ~= "" then
