@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import Field, SQLModel
 
 NAMING_CONVENTION = {
@@ -108,10 +109,15 @@ class RequestDatabase:
 
     Reads that need no transaction (`fetchrow`, `fetch`) check a connection out for the one
     statement, in autocommit: one round trip, no BEGIN or COMMIT, and the connection is back in
-    the pool before the response is encoded. `session` is the request's SQLAlchemy session for
-    use cases that write; once its transaction has begun, reads run on its connection, inside
-    that transaction (and see its writes). The request's end commits the session (or rolls it back on any error)
-    and gives its connection back.
+    the pool before the response is encoded.
+
+    A request writes in one transaction, in one of two ways. Use cases written as statements
+    (the busiest writes, in the features' `repository.py`) call `begin()`; from then on every
+    statement (`execute`, `fetchrow`, `fetch`) runs in that transaction on one connection.
+    The others use `session`, the request's SQLAlchemy session; once its transaction has begun,
+    reads run on its connection, inside that transaction (and see its writes). A request uses
+    one way or the other, never both. The request's end commits (or rolls back on any error)
+    and gives the connection back.
 
     A read that finds its pooled connection dead (the server restarted, the network dropped it)
     makes the pool discard every connection it holds and is retried once on a new one, so an
@@ -122,13 +128,49 @@ class RequestDatabase:
         self._engine = engine
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._transaction: tuple[PoolProxiedConnection, Any] | None = None
 
     @property
     def session(self) -> AsyncSession:
         """The request's session (created on first use)."""
+        if self._transaction is not None:
+            raise RuntimeError("this request writes through statements, not the session")
         if self._session is None:
             self._session = self._sessions()
         return self._session
+
+    async def begin(self) -> None:
+        """Open the request's transaction (once): every later statement runs in it."""
+        if self._session is not None:
+            raise RuntimeError("this request writes through the session, not statements")
+        if self._transaction is not None:
+            return
+        try:
+            self._transaction = await self._start_transaction()
+        except DISCONNECTS:
+            await self._engine.dispose(close=False)
+            self._transaction = await self._start_transaction()
+
+    async def _start_transaction(self) -> tuple[PoolProxiedConnection, Any]:
+        raw = await self._engine.raw_connection()
+        try:
+            transaction = _driver(raw).transaction()
+            await transaction.start()
+        except BaseException:
+            raw.invalidate()
+            raise
+        return raw, transaction
+
+    async def execute(self, query: str, *args: Any) -> str:
+        """Run a statement in the request's transaction (`begin()` first); its status tag."""
+        connection = await self._write_connection()
+        status: str = await connection.execute(query, *args)
+        return status
+
+    async def _write_connection(self) -> Any:
+        if self._transaction is None:
+            raise RuntimeError("begin() the request's transaction before writing")
+        return _driver(self._transaction[0])
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         """The first row of a read-only statement, or None."""
@@ -140,6 +182,8 @@ class RequestDatabase:
         return await self._run(query, args, one=False)
 
     async def _run(self, query: str, args: tuple[Any, ...], *, one: bool) -> list[asyncpg.Record]:
+        if self._transaction is not None:
+            return await _execute(await self._write_connection(), query, args, one)
         if self._reads_in_session() and self._session is not None:
             connection = await self._session.connection()
             raw = await connection.get_raw_connection()
@@ -175,19 +219,51 @@ class RequestDatabase:
         return rows
 
     async def commit(self) -> None:
-        """Commit the session's transaction, if the request opened one."""
+        """Commit the request's transaction, if it opened one."""
+        if self._transaction is not None:
+            raw, transaction = self._transaction
+            self._transaction = None
+            try:
+                await transaction.commit()
+            except BaseException:
+                raw.invalidate()
+                raise
+            raw.close()
         if self._session is not None:
             await self._session.commit()
 
     async def rollback(self) -> None:
-        """Roll the session's transaction back, if the request opened one."""
+        """Roll the request's transaction back, if it opened one."""
+        if self._transaction is not None:
+            raw, transaction = self._transaction
+            self._transaction = None
+            try:
+                await transaction.rollback()
+            except Exception:  # noqa: BLE001 - the error being answered matters, not this one
+                # The server rolls back when the connection goes; it is not reused.
+                raw.invalidate()
+            except BaseException:
+                raw.invalidate()
+                raise
+            else:
+                raw.close()
         if self._session is not None:
             await self._session.rollback()
 
     async def close(self) -> None:
-        """Give the session's connection back."""
+        """Give every connection back (a transaction still open is rolled back)."""
+        if self._transaction is not None:
+            await self.rollback()
         if self._session is not None:
             await self._session.close()
+
+
+def _driver(raw: PoolProxiedConnection) -> Any:
+    # The asyncpg connection under a pooled connection that is checked out (so never None).
+    connection = raw.driver_connection
+    if connection is None:
+        raise RuntimeError("the pooled connection is closed")
+    return connection
 
 
 DISCONNECTS = (

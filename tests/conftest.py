@@ -86,6 +86,14 @@ class SessionBoundDatabase(RequestDatabase):
     def _reads_in_session(self) -> bool:
         return True
 
+    async def begin(self) -> None:
+        # The test's savepoint is the request's transaction.
+        await self._session.connection()
+
+    async def _write_connection(self) -> Any:
+        connection = await self._session.connection()
+        return (await connection.get_raw_connection()).driver_connection
+
     async def close(self) -> None:
         """The test's fixture closes the session at the end of the test."""
 

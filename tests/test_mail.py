@@ -14,7 +14,7 @@ from app.mail.models import OutboxMail
 from app.mail.outbox import queue_mail
 from app.mail.sender import MailSender
 from app.mail.templates import lifetime_text, render
-from tests.conftest import make_settings
+from tests.conftest import SessionBoundDatabase, make_settings
 from tests.factories import (
     create_organization,
     create_user,
@@ -231,7 +231,7 @@ class TestContent:
         website = await create_website(session, org)
         for website_id in (None, website.id):
             await invite(
-                session,
+                SessionBoundDatabase(None, None, session),
                 settings,
                 organization_id=org.id,
                 website_id=website_id,

@@ -14,7 +14,7 @@ from app.authz.guards import (
     WebsiteInvitationsDelete,
     WebsiteInvitationsRead,
 )
-from app.db import Session, TransactionalRoute
+from app.db import Database, Session, TransactionalRoute
 from app.errors import error_responses
 from app.invitations import service
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
@@ -36,13 +36,13 @@ INVITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 async def invite_to_organization(
     body: InvitationIn,
     ctx: OrganizationInvitationsCreate,
-    session: Session,
+    db: Database,
     settings: AppSettings,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address into the organization with a role; the invitation is mailed."""
     invitation = await service.invite(
-        session,
+        db,
         settings,
         organization_id=ctx.organization_id,
         website_id=None,
@@ -111,13 +111,13 @@ async def revoke_organization_invitation(
 async def invite_to_website(
     body: InvitationIn,
     ctx: WebsiteInvitationsCreate,
-    session: Session,
+    db: Database,
     settings: AppSettings,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address onto the website with a website role; the invitation is mailed."""
     invitation = await service.invite(
-        session,
+        db,
         settings,
         organization_id=ctx.organization_id,
         website_id=ctx.website_id,

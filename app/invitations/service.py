@@ -5,26 +5,29 @@ serialized: exactly one wins, the others see a used invitation.
 """
 
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.repository import insert_event
 from app.audit.service import record_event
 from app.auth.repository import Account
 from app.auth.tokens import hash_token, new_opaque_token
 from app.config import Settings
-from app.db import utcnow
+from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, Forbidden, InvalidToken, NotFound
+from app.invitations import repository
 from app.invitations.models import Invitation
 from app.invitations.schemas import InvitationPublic, MembershipPublic
-from app.mail.outbox import queue_mail
+from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
-from app.organizations.models import Organization, OrganizationMembership
+from app.organizations.models import OrganizationMembership
 from app.pagination import Page, PageParams, build_page
 from app.users.models import User
-from app.websites.models import Website, WebsiteMembership
+from app.websites.models import WebsiteMembership
 
 PENDING = "pending"
 
@@ -70,27 +73,19 @@ async def _is_member(
     return (await session.scalar(query)) is not None
 
 
-async def _describe_target(
-    session: AsyncSession, organization_id: UUID, website_id: UUID | None
-) -> str:
+def describe_target(organization_name: str, website_name: str | None) -> str:
     """What an invitation mail says the invitee is invited to, by name."""
-    organization = await session.scalar(
-        sa.select(Organization.name).where(Organization.id == organization_id)  # type: ignore[call-overload, arg-type]
-    )
     # Names keep their surrounding whitespace; a mail shows them trimmed.
-    if website_id is None:
-        return f"the organization “{(organization or '').strip()}”"
-    website = await session.scalar(
-        sa.select(Website.name).where(Website.id == website_id)  # type: ignore[call-overload, arg-type]
-    )
+    if website_name is None:
+        return f"the organization “{organization_name.strip()}”"
     return (
-        f"the website “{(website or '').strip()}” of the organization "
-        f"“{(organization or '').strip()}”"
+        f"the website “{website_name.strip()}” of the organization "
+        f"“{organization_name.strip()}”"
     )
 
 
 async def invite(
-    session: AsyncSession,
+    db: RequestDatabase,
     settings: Settings,
     *,
     organization_id: UUID,
@@ -99,53 +94,61 @@ async def invite(
     role: str,
     inviter: Account,
 ) -> InvitationPublic:
-    """Create a pending invitation and queue its mail.
+    """Create a pending invitation and queue its mail, in one transaction.
 
     409 `already_member` if the address already belongs to a member, 409 `invitation_pending` if a
     pending invitation exists (a partial unique index decides races).
     """
-    if await _is_member(session, organization_id, website_id, email):
+    await db.begin()
+    if await repository.is_member(db, organization_id, website_id, email):
         raise Conflict("This address already belongs to a member.", code="already_member")
-    # A pending invitation past its expiry no longer blocks a new one.
-    await session.execute(
-        sa.update(Invitation)
-        .where(_target(organization_id, website_id), Invitation.email == email, Invitation.status == PENDING)  # type: ignore[arg-type]
-        .where(Invitation.expires_at <= sa.func.now())  # type: ignore[arg-type]
-        .values(status="expired")
-    )
+    # A pending invitation past its expiry no longer blocks a new one. On a conflict below the
+    # request's transaction is rolled back with this, and the next invitation repeats it.
+    await repository.expire_stale(db, organization_id, website_id, email)
     token = new_opaque_token()
-    invitation = Invitation(
+    lifetime = timedelta(days=settings.invitation_token_days)
+    invitation = InvitationPublic(
+        id=uuid4(),
+        email=email,
+        role=role,  # type: ignore[arg-type]
+        status=PENDING,
+        expires_at=utcnow() + lifetime,
         organization_id=organization_id,
         website_id=website_id,
-        email=email,
-        role=role,
-        token_hash=hash_token(token, settings.signing_key()),
-        inviter_id=inviter.id,
-        expires_at=utcnow() + timedelta(days=settings.invitation_token_days),
+        created_at=utcnow(),
     )
-    # No savepoint: a duplicate fails the statement, and the request's transaction is rolled
-    # back with the expiry update above, which the next invitation repeats.
     try:
-        session.add(invitation)
-        await session.flush()
-    except IntegrityError:
+        await repository.insert_pending(
+            db,
+            invitation_id=invitation.id,
+            organization_id=organization_id,
+            website_id=website_id,
+            email=email,
+            role=role,
+            token_hash=hash_token(token, settings.signing_key()),
+            inviter_id=inviter.id,
+            expires_at=invitation.expires_at,
+            created_at=invitation.created_at,
+        )
+    except asyncpg.UniqueViolationError:
         raise Conflict(
             "A pending invitation for this address exists.", code="invitation_pending"
         ) from None
-    await queue_mail(
-        session,
+    organization_name, website_name = await repository.target_names(db, organization_id, website_id)
+    await insert_mail(
+        db,
         email,
         "invitation",
         {
             "inviter": inviter.full_name or inviter.email,
-            "target": await _describe_target(session, organization_id, website_id),
+            "target": describe_target(organization_name, website_name),
             "role": role,
             "link": f"{settings.links_base_url}/invitations/accept?token={token}",
-            "valid_for": lifetime_text(timedelta(days=settings.invitation_token_days)),
+            "valid_for": lifetime_text(lifetime),
         },
     )
-    await record_event(
-        session,
+    await insert_event(
+        db,
         organization_id=organization_id,
         actor_id=inviter.id,
         action="invitation.created",
@@ -153,7 +156,7 @@ async def invite(
         target_id=invitation.id,
         after={"email": email, "role": role, "website_id": str(website_id) if website_id else None},
     )
-    return invitation_public(invitation)
+    return invitation
 
 
 async def _pending_page(

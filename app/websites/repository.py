@@ -145,3 +145,64 @@ async def caller_and_readable_websites(
         ReadableWebsite(*tuple(row)[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH]
     ]
     return account, websites
+
+
+class ChangedWebsite(NamedTuple):
+    """A website as a write left it."""
+
+    id: UUID
+    organization_id: UUID
+    name: str
+    url: str
+    created_at: datetime
+
+
+_INSERT = """
+INSERT INTO websites (id, organization_id, name, url, host, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)
+ON CONFLICT (organization_id, host) DO NOTHING
+RETURNING id
+"""
+
+# A field left out (None) keeps its value: name, url and host are never NULL.
+_UPDATE = """
+UPDATE websites
+SET name = coalesce($2, name), url = coalesce($3, url), host = coalesce($4, host),
+    updated_at = now()
+WHERE id = $1
+RETURNING id, organization_id, name, url, created_at
+"""
+
+_DELETE = "DELETE FROM websites WHERE id = $1 RETURNING name, url"
+
+
+async def insert_website(
+    db: RequestDatabase,
+    *,
+    website_id: UUID,
+    organization_id: UUID,
+    name: str,
+    url: str,
+    host: str,
+    created_at: datetime,
+) -> bool:
+    """Add the website; False when the organization already has one with this host (decided
+    by the unique constraint, so racing creations included)."""
+    row = await db.fetchrow(_INSERT, website_id, organization_id, name, url, host, created_at)
+    return row is not None
+
+
+async def update_website(
+    db: RequestDatabase, website_id: UUID, *, name: str | None, url: str | None, host: str | None
+) -> ChangedWebsite | None:
+    """Change the fields given; None if the website is gone. The UPDATE locks the row; a host
+    taken in the organization raises asyncpg's UniqueViolationError."""
+    row = await db.fetchrow(_UPDATE, website_id, name, url, host)
+    return ChangedWebsite(*row) if row is not None else None
+
+
+async def delete_website(db: RequestDatabase, website_id: UUID) -> tuple[str, str] | None:
+    """Delete the website (memberships and invitations go with it, by foreign key); its name
+    and url, or None if it was already gone."""
+    row = await db.fetchrow(_DELETE, website_id)
+    return (row[0], row[1]) if row is not None else None

@@ -74,11 +74,11 @@ async def list_organization_websites(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_website(
-    body: WebsiteIn, ctx: OrganizationWebsitesCreate, session: Session
+    body: WebsiteIn, ctx: OrganizationWebsitesCreate, db: Database
 ) -> Response:
     """Add a website to the organization (409 `website_exists` when its host is already there)."""
     website = await service.create_website(
-        session,
+        db,
         organization_id=ctx.organization_id,
         name=body.name,
         url=body.url,
@@ -110,10 +110,8 @@ async def get_website(ctx: WebsiteRead) -> Response:
     return json_response(website_item(website, ctx.role))
 
 
-async def _update(
-    ctx: WebsiteContext, session: Session, name: str | None, url: str | None
-) -> Response:
-    website = await service.update_website(session, ctx.website_id, name=name, url=url)
+async def _update(ctx: WebsiteContext, db: Database, name: str | None, url: str | None) -> Response:
+    website = await service.update_website(db, ctx.website_id, name=name, url=url)
     return json_response(website_item(website, ctx.role))
 
 
@@ -123,9 +121,9 @@ async def _update(
     response_model=WebsitePublic,
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session) -> Response:
+async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, db: Database) -> Response:
     """Replace every writable field (name and url)."""
-    return await _update(ctx, session, body.name, body.url)
+    return await _update(ctx, db, body.name, body.url)
 
 
 @router.patch(
@@ -134,9 +132,9 @@ async def replace_website(body: WebsiteIn, ctx: WebsiteUpdate, session: Session)
     response_model=WebsitePublic,
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, session: Session) -> Response:
+async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, db: Database) -> Response:
     """Change the fields given."""
-    return await _update(ctx, session, body.name, body.url)
+    return await _update(ctx, db, body.name, body.url)
 
 
 @router.delete(
@@ -145,9 +143,9 @@ async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, session: Sessio
     operation_id="delete_website",
     responses=GUARDED,
 )
-async def delete_website(ctx: WebsiteDelete, session: Session) -> Response:
+async def delete_website(ctx: WebsiteDelete, db: Database) -> Response:
     """Delete the website with its memberships and invitations."""
-    await service.delete_website(session, ctx.website_id, ctx.organization_id, ctx.caller.user.id)
+    await service.delete_website(db, ctx.website_id, ctx.organization_id, ctx.caller.user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

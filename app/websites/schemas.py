@@ -3,6 +3,7 @@
 import ipaddress
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -22,6 +23,8 @@ _AUTHORITY = re.compile(r"(?:\[(?P<ipv6>[^\[\]]*)\]|(?P<name>[^\[\]:@]*))(?::(?P
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 
 
+# Validation and the use case both ask for a URL's host, and IDNA mapping is slow pure Python.
+@lru_cache(maxsize=4096)
 def website_host(url: str) -> str:
     """The normalized host of an absolute http(s) URL (lowercase, IDNA); ValueError otherwise."""
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):

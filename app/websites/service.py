@@ -1,30 +1,28 @@
 """Website use cases: listing what the caller may read, creation, changes, deletion, members."""
 
-from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
+import asyncpg
 import sqlalchemy as sa
 from fastapi import Response
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from app.audit.repository import insert_event
 from app.audit.service import record_event
 from app.auth.repository import Account
 from app.auth.tokens import AccessClaims
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
-from app.db import RequestDatabase
+from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, NotFound
 from app.organizations.schemas import MemberPublic
 from app.organizations.service import member_public
 from app.pagination import Page, PageParams, build_page, encode_cursor, page_response
 from app.users.models import User
 from app.websites import repository
-from app.websites.models import Website, WebsiteMembership
+from app.websites.models import WebsiteMembership
 from app.websites.schemas import WebsitePublic, website_host, website_item
 
 
@@ -101,38 +99,25 @@ def _duplicate_host() -> Conflict:
     return Conflict("The organization already has a website with this host.", code="website_exists")
 
 
-# Built once: executing a prebuilt statement skips building and keying a new one per request.
-_WEBSITES = cast(sa.Table, sa.inspect(Website).local_table)
-_INSERT_WEBSITE = (
-    pg_insert(_WEBSITES)
-    .on_conflict_do_nothing(index_elements=["organization_id", "host"])
-    .returning(_WEBSITES.c.id)
-)
-
-
 async def create_website(
-    session: AsyncSession, *, organization_id: UUID, name: str, url: str, actor_id: UUID
-) -> Website:
+    db: RequestDatabase, *, organization_id: UUID, name: str, url: str, actor_id: UUID
+) -> repository.ChangedWebsite:
     """Add a website to the organization (409 `website_exists` for a host it already has)."""
-    website = Website(organization_id=organization_id, name=name, url=url, host=website_host(url))
-    # One statement decides a duplicate host, racing creations included: no row comes back.
-    created = (
-        await session.execute(
-            _INSERT_WEBSITE,
-            {
-                "id": website.id,
-                "organization_id": organization_id,
-                "name": name,
-                "url": url,
-                "host": website.host,
-                "created_at": website.created_at,
-            },
-        )
-    ).first()
-    if created is None:
+    website = repository.ChangedWebsite(uuid4(), organization_id, name, url, utcnow())
+    await db.begin()
+    created = await repository.insert_website(
+        db,
+        website_id=website.id,
+        organization_id=organization_id,
+        name=name,
+        url=url,
+        host=website_host(url),
+        created_at=website.created_at,
+    )
+    if not created:
         raise _duplicate_host()
-    await record_event(
-        session,
+    await insert_event(
+        db,
         organization_id=organization_id,
         actor_id=actor_id,
         action="website.created",
@@ -144,37 +129,24 @@ async def create_website(
 
 
 async def update_website(
-    session: AsyncSession, website_id: UUID, *, name: str | None, url: str | None
-) -> sa.Row[UUID, UUID, str, str, datetime]:
+    db: RequestDatabase, website_id: UUID, *, name: str | None, url: str | None
+) -> repository.ChangedWebsite:
     """Change the fields given (409 `website_exists` when the new host is taken in the org).
 
     One UPDATE: it locks the row, so a delete running at the same time either waits for this
     change or has already removed the row, which then answers 404. A duplicate host fails the
-    statement, and the request's transaction is rolled back with nothing else written.
+    statement, and the request's transaction is rolled back with nothing written.
     """
-    values: dict[str, Any] = {"updated_at": sa.func.now()}
-    if name is not None:
-        values["name"] = name
-    if url is not None:
-        values["url"] = url
-        values["host"] = website_host(url)
+    await db.begin()
     try:
-        changed = (
-            await session.execute(
-                sa.update(Website)
-                .where(Website.id == website_id)  # type: ignore[arg-type]
-                .values(**values)
-                .returning(
-                    col(Website.id),
-                    col(Website.organization_id),
-                    col(Website.name),
-                    col(Website.url),
-                    col(Website.created_at),
-                )
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-    except IntegrityError:
+        changed = await repository.update_website(
+            db,
+            website_id,
+            name=name,
+            url=url,
+            host=website_host(url) if url is not None else None,
+        )
+    except asyncpg.UniqueViolationError:
         raise _duplicate_host() from None
     if changed is None:
         raise NotFound()
@@ -182,23 +154,23 @@ async def update_website(
 
 
 async def delete_website(
-    session: AsyncSession, website_id: UUID, organization_id: UUID, actor_id: UUID
+    db: RequestDatabase, website_id: UUID, organization_id: UUID, actor_id: UUID
 ) -> None:
-    """Delete the website with its memberships and invitations (FK cascades)."""
-    website = await session.get(Website, website_id, with_for_update=True)
-    if website is None:
+    """Delete the website with its memberships and invitations (foreign keys cascade)."""
+    await db.begin()
+    deleted = await repository.delete_website(db, website_id)
+    if deleted is None:
         raise NotFound()
-    await record_event(
-        session,
+    name, url = deleted
+    await insert_event(
+        db,
         organization_id=organization_id,
         actor_id=actor_id,
         action="website.deleted",
         target_type="website",
         target_id=website_id,
-        before={"name": website.name, "url": website.url},
+        before={"name": name, "url": url},
     )
-    await session.delete(website)
-    await session.flush()
 
 
 async def list_members(
