@@ -283,3 +283,76 @@ class TestHostEdgeCases:
             path, json={"name": "B", "url": "http://[0:0::1]:8080/"}, headers=headers
         )
         assert again.status_code == 409
+
+
+class TestEveryReadableWebsiteAcrossBothPasses:
+    """`GET /websites` takes its page from a walk over every website in creation order, or
+    from each readable organization's own order when the walk's window holds too few. Every
+    window and page size must give the same list, in the same order."""
+
+    async def test_pages_match_the_readable_websites_in_order(self, session):
+        from app.auth.models import LoginSession
+        from app.websites.repository import caller_and_readable_websites
+        from tests.conftest import SessionBoundDatabase
+        from tests.factories import create_organization, create_user, create_website
+
+        reader = await create_user(session)
+        stranger = await create_user(session)
+        own = await create_organization(session, members=[(reader, "user")])
+        other = await create_organization(session, members=[(stranger, "admin")])
+        readable = []
+        for n in range(12):
+            # Interleaved: two unreadable websites for each readable one.
+            readable.append((await create_website(session, own)).id)
+            await create_website(session, other)
+            site = await create_website(session, other)
+            if n % 4 == 0:
+                # A website role outside the caller's organizations...
+                await _grant(session, site.id, reader.id)
+                readable.append(site.id)
+        # ... and one inside, which must not appear twice.
+        await _grant(session, readable[0], reader.id)
+        login = LoginSession(user_id=reader.id)
+        session.add(login)
+        await session.commit()
+        expected = await _in_creation_order(session, readable)
+
+        database = SessionBoundDatabase(None, None, session)
+        for window in (1, 3, 1000):
+            for limit in (1, 2, 5, 50):
+                seen = []
+                after = None
+                while True:
+                    account, rows = await caller_and_readable_websites(
+                        database,
+                        reader.id,
+                        login.id,
+                        org_roles=["admin", "user"],
+                        website_roles=["admin", "user"],
+                        limit=limit,
+                        after=after,
+                        window=window,
+                    )
+                    assert account is not None
+                    seen += [row.id for row in rows]
+                    if len(rows) < limit:
+                        break
+                    after = (rows[-1].created_at, rows[-1].id)
+                assert seen == expected, (window, limit)
+
+
+async def _grant(session, website_id, user_id):
+    from app.websites.models import WebsiteMembership
+
+    session.add(WebsiteMembership(website_id=website_id, user_id=user_id, role="user"))
+    await session.commit()
+
+
+async def _in_creation_order(session, ids):
+    import sqlalchemy as sa
+
+    rows = await session.execute(
+        sa.text("SELECT id FROM websites WHERE id = ANY(:ids) ORDER BY created_at, id"),
+        {"ids": list(set(ids))},
+    )
+    return [row[0] for row in rows]

@@ -43,50 +43,79 @@ LIMIT $4
 """  # noqa: S608 - fixed fragments; every value is a bound parameter
 
 
+WINDOW = 2000
+"""How many websites, in creation order, the first pass of `GET /websites` looks through."""
+
+
 def _callers_page_sql(*, after: bool) -> str:
     # $1 user, $2 organization roles that grant read, $3 website roles that grant read, $4 limit,
-    # $5 the caller's login, then the cursor's (created_at, id).
+    # $5 the caller's login, $6 the window, then the cursor's (created_at, id).
     #
     # The login check and the page in one round trip: one row per website, each carrying the
     # caller's account (or a single row with no website); no row at all if the login is dead;
-    # the page is read only for a verified caller. The page takes the keys of at most `limit`
-    # websites from each readable organization (its index gives them in order, without reading
-    # the table) and of the other websites the caller holds a website role on (the two sets do
-    # not overlap, so nothing needs deduplicating), keeps the first
-    # `limit` keys, and reads only those rows: its cost depends on the caller's memberships, not
-    # on how many websites there are.
-    keyset = "AND (w.created_at, w.id) > ($6, $7)" if after else ""
+    # the page is read only for a verified caller.
+    #
+    # The page's keys come from one of two passes, so that its cost depends on the caller's
+    # memberships and never on how many websites there are:
+    # - `walk` follows every website in creation order (an index that holds the organization,
+    #   so the table is not read) and keeps the caller's; it stops at `limit` keys, and gives up
+    #   after `window` websites. For a caller who reads a good share of all websites it ends after
+    #   a few dozen.
+    # - When `walk` found fewer than `limit` keys within its window, `lateral` takes up to
+    #   `limit` keys from each readable organization (its own index gives them in order) and
+    #   the keys of the other websites the caller holds a role on (the two sets do not overlap),
+    #   and keeps the first `limit`. Only then does it run.
+    # Either way the first `limit` keys are exactly the page: when `walk` fills it, no readable
+    # website comes before the last key it kept.
+    keyset = "AND (w.created_at, w.id) > ($7, $8)" if after else ""
     return f"""
+WITH readable_orgs AS MATERIALIZED (
+  SELECT organization_id FROM organization_memberships
+  WHERE user_id = $1 AND role = ANY($2::text[])
+), readable_sites AS MATERIALIZED (
+  SELECT website_id FROM website_memberships WHERE user_id = $1 AND role = ANY($3::text[])
+), walk AS MATERIALIZED (
+  SELECT w.created_at, w.id
+  FROM (
+    SELECT w.created_at, w.id, w.organization_id
+    FROM websites AS w
+    WHERE true {keyset}
+    ORDER BY w.created_at, w.id
+    LIMIT $6
+  ) AS w
+  WHERE w.organization_id IN (SELECT organization_id FROM readable_orgs)
+     OR w.id IN (SELECT website_id FROM readable_sites)
+  ORDER BY w.created_at, w.id
+  LIMIT $4
+), lateral_keys AS (
+  SELECT w.created_at, w.id
+  FROM readable_orgs AS m
+  CROSS JOIN LATERAL (
+    SELECT w.created_at, w.id
+    FROM websites AS w
+    WHERE w.organization_id = m.organization_id {keyset}
+    ORDER BY w.created_at, w.id
+    LIMIT $4
+  ) AS w
+  UNION ALL
+  SELECT w.created_at, w.id
+  FROM readable_sites AS m
+  JOIN websites AS w ON w.id = m.website_id
+  WHERE w.organization_id NOT IN (SELECT organization_id FROM readable_orgs) {keyset}
+), page_keys AS (
+  SELECT created_at, id FROM walk
+  WHERE (SELECT count(*) FROM walk) >= $4
+  UNION ALL
+  SELECT created_at, id FROM lateral_keys
+  WHERE (SELECT count(*) FROM walk) < $4
+)
 SELECT {ACCOUNT_COLUMNS}, page.*
 FROM users AS u
 JOIN login_sessions AS s ON s.id = $5 AND s.user_id = u.id AND s.revoked_at IS NULL
 LEFT JOIN LATERAL (
   SELECT w.id, w.organization_id, w.name, w.url, w.created_at, om.role, wm.role
   FROM (
-    SELECT candidate.created_at, candidate.id
-    FROM (
-      SELECT w.created_at, w.id
-      FROM organization_memberships AS m
-      CROSS JOIN LATERAL (
-        SELECT w.created_at, w.id
-        FROM websites AS w
-        WHERE w.organization_id = m.organization_id {keyset}
-        ORDER BY w.created_at, w.id
-        LIMIT $4
-      ) AS w
-      WHERE m.user_id = $1 AND m.role = ANY($2::text[])
-      UNION ALL
-      SELECT w.created_at, w.id
-      FROM website_memberships AS m
-      JOIN websites AS w ON w.id = m.website_id
-      WHERE m.user_id = $1 AND m.role = ANY($3::text[]) {keyset}
-        AND w.organization_id NOT IN (
-          SELECT organization_id FROM organization_memberships
-          WHERE user_id = $1 AND role = ANY($2::text[])
-        )
-    ) AS candidate
-    ORDER BY candidate.created_at, candidate.id
-    LIMIT $4
+    SELECT created_at, id FROM page_keys ORDER BY created_at, id LIMIT $4
   ) AS top
   JOIN websites AS w ON w.id = top.id
   LEFT JOIN organization_memberships AS om
@@ -131,10 +160,11 @@ async def caller_and_readable_websites(
     website_roles: list[str],
     limit: int,
     after: tuple[datetime, UUID] | None = None,
+    window: int = WINDOW,
 ) -> tuple[Account | None, list[ReadableWebsite]]:
     """The caller's account if the login is live, and (for a verified caller) up to `limit`
     websites the user reads through one of the given roles, after `after`: one statement."""
-    args: list[object] = [user_id, org_roles, website_roles, limit, session_id]
+    args: list[object] = [user_id, org_roles, website_roles, limit, session_id, window]
     if after is not None:
         args.extend(after)
     rows = await db.fetch(_CALLERS_PAGE[after is not None], *args)

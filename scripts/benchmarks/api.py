@@ -62,6 +62,7 @@ PASSWORD = "bench password 1"  # noqa: S105 - the benchmark's own users
 OWNER_EMAIL = "owner@bench.example"
 MEMBER_EMAIL = "member@bench.example"
 MEMBER_ORGS = 50
+CREATION_STRIDE = 7919  # a prime that divides no size (sizes are powers of ten)
 READ_SAMPLE = 1000
 LUA = Path(__file__).with_name("wrk.lua")
 PYTHON = sys.executable
@@ -146,7 +147,9 @@ def load(url: str, size: int, *, deletable: int) -> Dataset:
     def websites() -> Iterator[str]:
         for j in range(size):
             host = f"site{j}.bench.example"
-            created = (base + timedelta(seconds=j)).isoformat()
+            # Creation times interleave every organization's websites, as tenants create them
+            # side by side; a multiplicative permutation of the indexes, distinct for every j.
+            created = (base + timedelta(seconds=(j * CREATION_STRIDE) % size)).isoformat()
             yield (
                 f"{hex_id(website_ids, j)}\t{website_org(j)}\tWebsite {j}\t"
                 f"https://{host}/\t{host}\t{created}\n"
