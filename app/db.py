@@ -58,6 +58,22 @@ def libpq_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SESSION_SETTINGS = {"timezone": "UTC"}
+"""Session settings sent when a connection opens (start-up parameters, kept by PgBouncer)."""
+
+PREPARED_SESSION_SETTINGS = {
+    **SESSION_SETTINGS,
+    # Every statement of the service is a short indexed one, prepared once per connection. By
+    # default PostgreSQL plans a prepared statement afresh for its first five executions and
+    # then keeps doing so whenever the generic plan looks costlier; for the list of every
+    # readable website that planning (1.2 ms) cost more than running it (0.4 ms), on every
+    # request. A generic plan is planned once per connection.
+    "plan_cache_mode": "force_generic_plan",
+}
+"""The same with prepared statements, whose plans are kept (PgBouncer refuses this parameter
+unless told to ignore it; unprepared statements are planned every time anyway)."""
+
+
 def create_engine(
     url: str, *, pool_size: int = 10, prepared_statements: bool = True
 ) -> AsyncEngine:
@@ -75,11 +91,10 @@ def create_engine(
     """
     dsn = libpq_url(url)
     cache_size = 100 if prepared_statements else 0
+    settings = PREPARED_SESSION_SETTINGS if prepared_statements else SESSION_SETTINGS
 
     async def connect() -> Any:
-        return await asyncpg.connect(
-            dsn, statement_cache_size=cache_size, server_settings={"timezone": "UTC"}
-        )
+        return await asyncpg.connect(dsn, statement_cache_size=cache_size, server_settings=settings)
 
     connect_args: dict[str, Any] = {"prepared_statement_cache_size": cache_size}
     if not prepared_statements:

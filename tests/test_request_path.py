@@ -173,3 +173,22 @@ class TestLoginHoldsNoConnectionWhileHashing:
             )
         await database.close()
         assert held == [0]
+
+
+class TestSessionSettings:
+    @pytest.mark.parametrize(
+        ("prepared", "plan_mode"), [(True, "force_generic_plan"), (False, "auto")]
+    )
+    async def test_connections_open_with_the_services_settings(
+        self, database_url, prepared, plan_mode
+    ):
+        engine = create_engine(database_url, pool_size=1, prepared_statements=prepared)
+        try:
+            database = RequestDatabase(engine, session_factory(engine))
+            row = await database.fetchrow(
+                "SELECT current_setting('plan_cache_mode'), current_setting('TimeZone')"
+            )
+        finally:
+            await engine.dispose()
+        assert row is not None
+        assert (row[0], row[1]) == (plan_mode, "UTC")
