@@ -27,7 +27,7 @@ import casbin
 from casbin.rbac import RoleManager
 
 from app.authz.permissions import WEBSITE_PERMISSIONS, MembershipRole, Permission
-from app.authz.policy import MODEL_PATH, PolicyRow
+from app.authz.policy import MODEL_PATH, PolicyRow, policy_file_lines
 
 ORG_KIND = "org"
 WEBSITE_KIND = "website"
@@ -94,6 +94,10 @@ class RequestRoleManager(RoleManager):  # type: ignore[misc]
     def delete_link(self, name1: str, name2: str, *domain: str) -> None:
         self._parents[name1].discard(name2)
 
+    def inherits(self, role: str, target: str) -> bool:
+        """Whether `role` is `target` or holds it through the policy's hierarchy rows."""
+        return self._inherits(role, target)
+
     def _inherits(self, role: str, target: str) -> bool:
         pending, seen = [role], set()
         while pending:
@@ -145,6 +149,18 @@ def build_enforcer(rows: Iterable[PolicyRow], model_path: Path = MODEL_PATH) -> 
 MemoKey = tuple[str | None, str | None, str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a permission is granted: the caller's role assignment that holds it and the policy
+    row that grants it, as Casbin's own `enforce_ex` reports the decision."""
+
+    permission: str
+    level: str  # "organization" or "website"
+    role: str  # the stored role of that assignment: "admin" or "user"
+    rule: tuple[str, ...]  # the policy row: ("p", "org_user", "website", "read")
+    source: str | None  # "policies/policy.csv:26", or None when the file lacks the row
+
+
 class PolicyEngine:
     """One policy version: its enforcer and the memo of its decisions."""
 
@@ -152,6 +168,7 @@ class PolicyEngine:
         self.rows = list(rows)
         self.version = version
         self._enforcer = build_enforcer(self.rows)
+        self._sources = policy_file_lines()
         self._memo: dict[MemoKey, bool] = {}
         # Derived answers, memoized like decisions and replaced with them (one engine per policy).
         self._website_roles: dict[tuple[str | None, str | None], str | None] = {}
@@ -183,6 +200,33 @@ class PolicyEngine:
             _current.reset(token)
         self._memo[key] = decision
         return decision
+
+    def explain(self, assignments: Assignments, permission: Permission) -> Explanation | None:
+        """Why the caller holds the permission (None when they do not), from Casbin's
+        `enforce_ex`: not memoized, since it is asked for on request only."""
+        token = _current.set(assignments)
+        try:
+            allowed, matched = self._enforcer.enforce_ex(
+                assignments.principal,
+                assignments.org_domain,
+                assignments.site_domain,
+                permission.object,
+                permission.action,
+            )
+        finally:
+            _current.reset(token)
+        if not allowed or not matched:
+            return None
+        granting_role = str(matched[0])
+        roles: RequestRoleManager = self._enforcer.get_role_manager()
+        held = [(ORG_KIND, "organization", assignments.org_role)]
+        if assignments.website_id is not None:
+            held.append((WEBSITE_KIND, "website", assignments.website_role))
+        for kind, level, role in held:
+            if role is not None and roles.inherits(casbin_role(kind, role), granting_role):
+                rule = ("p", *(str(value) for value in matched))
+                return Explanation(permission.value, level, role, rule, self._sources.get(rule))
+        return None
 
     def permissions(self, assignments: Assignments, candidates: Iterable[Permission]) -> list[str]:
         """The candidates the caller holds, as `object:action` strings."""

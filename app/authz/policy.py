@@ -40,6 +40,22 @@ def read_policy_file(path: Path = POLICY_PATH) -> list[PolicyRow]:
     return rows
 
 
+def policy_file_lines(path: Path = POLICY_PATH) -> dict[PolicyRow, str]:
+    """Where each row of the policy file is written: `policies/policy.csv:12` by row. Empty when
+    the file cannot be read (a deployment may hold the policy in the database only)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    where = f"{path.parent.name}/{path.name}"
+    found: dict[PolicyRow, str] = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            found.setdefault(tuple(f.strip() for f in text.split(",")), f"{where}:{number}")
+    return found
+
+
 CASBIN_RULE = sa.table(
     "casbin_rule",
     sa.column("id", sa.Integer),

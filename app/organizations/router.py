@@ -1,6 +1,6 @@
 """The /organizations routes (the organization's websites and invitations live in their packages)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
@@ -17,6 +17,7 @@ from app.authz.guards import (
     require,
 )
 from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS, Permission
+from app.authz.schemas import Explain, PermissionsExplained, permissions_answer
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
 from app.organizations import service
@@ -157,15 +158,22 @@ async def remove_member(user_id: UUID, ctx: OrganizationRead, session: Session) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{org_id}/permissions", operation_id="get_organization_permissions", responses=GUARDED)
-async def organization_permissions(ctx: OrganizationRead) -> PermissionsPublic:
+@router.get(
+    "/{org_id}/permissions",
+    operation_id="get_organization_permissions",
+    response_model=PermissionsPublic | PermissionsExplained,
+    responses=GUARDED,
+)
+async def organization_permissions(ctx: OrganizationRead, explain: Explain = False) -> Any:
     """The caller's role and effective permissions in the organization; `website*` entries hold
-    on every website of it."""
-    return PermissionsPublic(
-        role=ctx.role,  # type: ignore[arg-type]
-        permissions=ctx.policy.permissions(
-            ctx.assignments, ORGANIZATION_PERMISSIONS + WEBSITE_PERMISSIONS
-        ),
+    on every website of it. With `?explain=true`, each permission also names the role assignment
+    that holds it and the policy row that grants it."""
+    return permissions_answer(
+        ctx.policy,
+        ctx.assignments,
+        ctx.role,
+        ORGANIZATION_PERMISSIONS + WEBSITE_PERMISSIONS,
+        explain=explain,
     )
 
 

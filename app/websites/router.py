@@ -20,6 +20,7 @@ from app.authz.guards import (
     require,
 )
 from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
+from app.authz.schemas import Explain, PermissionsExplained, permissions_answer
 from app.db import Database, Session, TransactionalRoute
 from app.errors import error_responses
 from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
@@ -206,11 +207,14 @@ async def remove_member(user_id: UUID, ctx: WebsiteRead, session: Session) -> Re
 
 
 @router.get(
-    "/websites/{website_id}/permissions", operation_id="get_website_permissions", responses=GUARDED
+    "/websites/{website_id}/permissions",
+    operation_id="get_website_permissions",
+    response_model=PermissionsPublic | PermissionsExplained,
+    responses=GUARDED,
 )
-async def website_permissions(ctx: WebsiteRead) -> PermissionsPublic:
-    """The caller's effective role and permissions on the website."""
-    return PermissionsPublic(
-        role=ctx.role,  # type: ignore[arg-type]
-        permissions=ctx.policy.permissions(ctx.assignments, WEBSITE_PERMISSIONS),
+async def website_permissions(ctx: WebsiteRead, explain: Explain = False) -> Any:
+    """The caller's effective role and permissions on the website. With `?explain=true`, each
+    permission also names the role assignment that holds it and the policy row that grants it."""
+    return permissions_answer(
+        ctx.policy, ctx.assignments, ctx.role, WEBSITE_PERMISSIONS, explain=explain
     )
