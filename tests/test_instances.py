@@ -23,6 +23,7 @@ from app.authz.policy import POLICY_PATH
 from app.db import libpq_url
 from tests.conftest import TEST_SECRET, create_database, drop_database
 from tests.live import free_port, wait_ready
+from tests.smtp import start_smtp
 
 PASSWORD = "tangerine-obelisk-42"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -54,9 +55,12 @@ def shared_database() -> Iterator[str]:
     drop_database(url)
 
 
-def _start(database_url: str, *, redis_url: str) -> Instance:
+def _start(database_url: str, *, redis_url: str, smtp_port: int) -> Instance:
     port = free_port()
     env = {
+        # Mail goes to a test SMTP server, not into the project's .data/mail.
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET,
@@ -86,18 +90,22 @@ def _start(database_url: str, *, redis_url: str) -> Instance:
 @pytest.fixture(scope="module")
 def instances(shared_database: str) -> Iterator[tuple[Instance, Instance]]:
     redis_url = REDIS_URL if _redis_answers() else ""
-    first = _start(shared_database, redis_url=redis_url)
+    smtp, _ = start_smtp()
     try:
-        second = _start(shared_database, redis_url=redis_url)
-    except BaseException:
-        first.process.terminate()
-        raise
-    try:
-        yield first, second
+        first = _start(shared_database, redis_url=redis_url, smtp_port=smtp.port)
+        try:
+            second = _start(shared_database, redis_url=redis_url, smtp_port=smtp.port)
+        except BaseException:
+            first.process.terminate()
+            raise
+        try:
+            yield first, second
+        finally:
+            for instance in (first, second):
+                instance.process.terminate()
+                instance.process.wait(timeout=20)
     finally:
-        for instance in (first, second):
-            instance.process.terminate()
-            instance.process.wait(timeout=20)
+        smtp.stop()
 
 
 def make_user(database_url: str) -> str:
