@@ -6,8 +6,9 @@ the service (one per request that has no guard, folded into the guard's statemen
 they are plain SQL for asyncpg, prepared once per connection, returning typed rows.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from app.db import RequestDatabase
@@ -25,7 +26,16 @@ class Account(NamedTuple):
 
 ACCOUNT_COLUMNS = "u.id, u.email, u.full_name, u.email_verified_at, u.created_at"
 """The `Account` columns of `users AS u`, in order: statements that fold the login check into
-a larger query select these first."""
+a larger query select these first (and read them back with `split_account`)."""
+
+_ACCOUNT_WIDTH = len(Account._fields)
+
+
+def split_account(row: Sequence[Any]) -> tuple[Account, tuple[Any, ...]]:
+    """A row that starts with ACCOUNT_COLUMNS: the account, and the columns after it."""
+    values = tuple(row)
+    return Account(*values[:_ACCOUNT_WIDTH]), values[_ACCOUNT_WIDTH:]
+
 
 LIVE_LOGIN_JOIN = (
     "JOIN login_sessions AS s ON s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL"

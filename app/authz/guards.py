@@ -24,7 +24,6 @@ from app.auth.dependencies import (
     Caller,
     access_claims,
     authenticated,
-    invalid_token,
     require_verified,
 )
 from app.authz.engine import Assignments, PolicyEngine
@@ -114,12 +113,9 @@ def organization_guard(permission: Permission) -> Any:
         # resolves costs more than the lookup itself, on every guarded request.
         policy = live_policy(request)
         claims = access_claims(token, request.app.state.settings)
-        found = await organization_access(db, claims.user_id, claims.session_id, org_id)
-        if found is None:
-            raise invalid_token()
-        account, access = found
+        account, access = await organization_access(db, claims.user_id, claims.session_id, org_id)
         caller = require_verified(authenticated(request, claims, account))
-        if access.organization_id is None:
+        if access is None or access.organization_id is None:
             raise NotFound()
         assignments = Assignments(caller.user.id, access.organization_id, access.role)
         _check(policy, assignments, Permission.ORGANIZATION_READ, permission)
@@ -149,12 +145,9 @@ def website_guard(permission: Permission) -> Any:
         # resolves costs more than the lookup itself, on every guarded request.
         policy = live_policy(request)
         claims = access_claims(token, request.app.state.settings)
-        found = await website_access(db, claims.user_id, claims.session_id, website_id)
-        if found is None:
-            raise invalid_token()
-        account, access = found
+        account, access = await website_access(db, claims.user_id, claims.session_id, website_id)
         caller = require_verified(authenticated(request, claims, account))
-        if access.website_id is None or access.organization_id is None:
+        if access is None or access.website_id is None or access.organization_id is None:
             raise NotFound()
         assignments = Assignments(
             caller.user.id,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from app.auth.repository import ACCOUNT_COLUMNS, LIVE_LOGIN_JOIN, Account
+from app.auth.repository import ACCOUNT_COLUMNS, LIVE_LOGIN_JOIN, Account, split_account
 from app.db import RequestDatabase
 
 
@@ -34,8 +34,6 @@ class WebsiteAccess(NamedTuple):
     org_role: str | None
     website_role: str | None
 
-
-_ACCOUNT_WIDTH = len(Account._fields)
 
 # Built from fixed fragments; every value is a bound parameter.
 _ORGANIZATION_SQL = f"""
@@ -61,21 +59,23 @@ WHERE u.id = $1
 
 async def organization_access(
     db: RequestDatabase, user_id: UUID, session_id: UUID, organization_id: UUID
-) -> tuple[Account, OrganizationAccess] | None:
-    """The caller's account and their access to the organization; None if the login is dead."""
+) -> tuple[Account | None, OrganizationAccess | None]:
+    """The caller's account and their access to the organization; (None, None) if the login
+    is dead."""
     row = await db.fetchrow(_ORGANIZATION_SQL, user_id, session_id, organization_id)
     if row is None:
-        return None
-    values = tuple(row)
-    return Account(*values[:_ACCOUNT_WIDTH]), OrganizationAccess(*values[_ACCOUNT_WIDTH:])
+        return None, None
+    account, rest = split_account(row)
+    return account, OrganizationAccess(*rest)
 
 
 async def website_access(
     db: RequestDatabase, user_id: UUID, session_id: UUID, website_id: UUID
-) -> tuple[Account, WebsiteAccess] | None:
-    """The caller's account and their access to the website; None if the login is dead."""
+) -> tuple[Account | None, WebsiteAccess | None]:
+    """The caller's account and their access to the website; (None, None) if the login is
+    dead."""
     row = await db.fetchrow(WEBSITE_ACCESS_SQL, user_id, session_id, website_id)
     if row is None:
-        return None
-    values = tuple(row)
-    return Account(*values[:_ACCOUNT_WIDTH]), WebsiteAccess(*values[_ACCOUNT_WIDTH:])
+        return None, None
+    account, rest = split_account(row)
+    return account, WebsiteAccess(*rest)

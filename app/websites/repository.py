@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from app.auth.repository import ACCOUNT_COLUMNS, Account
+from app.auth.repository import ACCOUNT_COLUMNS, Account, split_account
 from app.db import RequestDatabase
 
 
@@ -129,7 +129,6 @@ ORDER BY page.created_at, page.id
 
 _ORGANIZATION_PAGE = {after: _organization_page_sql(after=after) for after in (False, True)}
 _CALLERS_PAGE = {after: _callers_page_sql(after=after) for after in (False, True)}
-_ACCOUNT_WIDTH = len(Account._fields)
 
 
 async def organization_websites(
@@ -170,10 +169,10 @@ async def caller_and_readable_websites(
     rows = await db.fetch(_CALLERS_PAGE[after is not None], *args)
     if not rows:
         return None, []
-    account = Account(*tuple(rows[0])[:_ACCOUNT_WIDTH])
-    websites = [
-        ReadableWebsite(*tuple(row)[_ACCOUNT_WIDTH:]) for row in rows if row[_ACCOUNT_WIDTH]
-    ]
+    account, _ = split_account(rows[0])
+    # A caller with nothing to read (or not verified) still gets one row, with no website in it.
+    pages = (split_account(row)[1] for row in rows)
+    websites = [ReadableWebsite(*page) for page in pages if page[0] is not None]
     return account, websites
 
 
