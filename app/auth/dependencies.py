@@ -83,11 +83,8 @@ async def token_claims(request: Request, token: BearerToken) -> AccessClaims:
 Claims = Annotated[AccessClaims, Depends(token_claims)]
 
 
-async def current_caller(
-    request: Request, db: Database, settings: AppSettings, token: BearerToken
-) -> Caller:
+async def current_caller(request: Request, db: Database, claims: Claims) -> Caller:
     """Resolve the bearer token; 401 unless it is valid and its user and login still exist."""
-    claims = access_claims(token, settings)
     account = await live_account(db, claims.user_id, claims.session_id)
     return authenticated(request, claims, account)
 
