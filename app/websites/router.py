@@ -34,10 +34,6 @@ Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)
 
 
-def _public(website: Any, role: str | None) -> WebsitePublic:
-    return service.website_public(website, role)
-
-
 @router.get(
     "/websites",
     operation_id="list_websites",

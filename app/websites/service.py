@@ -1,7 +1,6 @@
 """Website use cases: listing what the caller may read, creation, changes, deletion, members."""
 
 from types import SimpleNamespace
-from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -23,7 +22,7 @@ from app.pagination import Page, PageParams, build_page, encode_cursor, page_res
 from app.users.models import User
 from app.websites import repository
 from app.websites.models import WebsiteMembership
-from app.websites.schemas import WebsitePublic, website_host, website_item
+from app.websites.schemas import website_host, website_item
 
 
 async def organization_websites_page(
@@ -81,18 +80,6 @@ def _page(
     items = [website_item(row, policy.website_role(row.org_role, row.website_role)) for row in rows]
     last = rows[-1] if has_more and rows else None
     return page_response(items, encode_cursor(last.created_at, last.id) if last else None)
-
-
-def website_public(row: Any, role: str | None) -> WebsitePublic:
-    """A website row as the API shows it, with the caller's role."""
-    return WebsitePublic(
-        id=row.id,
-        organization_id=row.organization_id,
-        name=row.name,
-        url=row.url,
-        created_at=row.created_at,
-        my_role=role,  # type: ignore[arg-type]
-    )
 
 
 def _duplicate_host() -> Conflict:
