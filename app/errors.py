@@ -231,12 +231,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
     # through (SQLSTATE class 22, data exception): they are the client's input, not our failure.
     if isinstance(exc, sa_exc.DataError) or _sqlstate(exc).startswith("22"):
-        return problem_response(
-            422,
-            "validation_error",
-            "The request holds a value the database cannot store.",
-            errors=[],
-        )
+        return _unstorable_value()
     if (
         isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
         or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
@@ -251,6 +246,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
 
 
+def _unstorable_value() -> JSONResponse:
+    return problem_response(
+        422,
+        "validation_error",
+        "The request holds a value the database cannot store.",
+        errors=[],
+    )
+
+
 def _sqlstate(exc: BaseException) -> str:
     # SQLAlchemy's asyncpg adapter keeps the server's SQLSTATE on the wrapped error.
     orig = getattr(exc, "orig", exc)
@@ -261,12 +265,7 @@ async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
     # Errors of the statements the request path runs on asyncpg directly.
     state = _sqlstate(exc)
     if state.startswith("22"):
-        return problem_response(
-            422,
-            "validation_error",
-            "The request holds a value the database cannot store.",
-            errors=[],
-        )
+        return _unstorable_value()
     if isinstance(
         exc, asyncpg.InterfaceError | asyncpg.InternalClientError | asyncpg.PostgresConnectionError
     ) or (state[:2] in _UNAVAILABLE_CLASSES):
