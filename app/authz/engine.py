@@ -16,11 +16,11 @@ the context variable below is what ties it to the request.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 from uuid import UUID
 
 import casbin
@@ -185,28 +185,16 @@ class PolicyEngine:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        token = _current.set(assignments)
-        try:
-            decision = bool(
-                self._enforcer.enforce(
-                    assignments.principal,
-                    assignments.org_domain,
-                    assignments.site_domain,
-                    permission.object,
-                    permission.action,
-                )
-            )
-        finally:
-            _current.reset(token)
+        decision = bool(self._ask(self._enforcer.enforce, assignments, permission))
         self._memo[key] = decision
         return decision
 
-    def explain(self, assignments: Assignments, permission: Permission) -> Explanation | None:
-        """Why the caller holds the permission (None when they do not), from Casbin's
-        `enforce_ex`: not memoized, since it is asked for on request only."""
+    @staticmethod
+    def _ask(method: Callable[..., Any], assignments: Assignments, permission: Permission) -> Any:
+        # Casbin's g() is answered from the assignments of this call (RequestRoleManager).
         token = _current.set(assignments)
         try:
-            allowed, matched = self._enforcer.enforce_ex(
+            return method(
                 assignments.principal,
                 assignments.org_domain,
                 assignments.site_domain,
@@ -215,6 +203,11 @@ class PolicyEngine:
             )
         finally:
             _current.reset(token)
+
+    def explain(self, assignments: Assignments, permission: Permission) -> Explanation | None:
+        """Why the caller holds the permission (None when they do not), from Casbin's
+        `enforce_ex`: not memoized, since it is asked for on request only."""
+        allowed, matched = self._ask(self._enforcer.enforce_ex, assignments, permission)
         if not allowed or not matched:
             return None
         granting_role = str(matched[0])
