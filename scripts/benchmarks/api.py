@@ -22,6 +22,7 @@ The table goes to stdout; progress to stderr. Exit status 0 whether or not targe
 """
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -684,8 +685,6 @@ def measure_size(
     results: list[Result] = []
     try:
         migrate(url)
-        import asyncio
-
         asyncio.run(seed(url))
         data = load(url, size, deletable=deletable)
         ids_file = workdir / f"read-ids-{size}.txt"
