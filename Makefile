@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
-        rollback seed-policies check-policies policy-table send-mail bench bench-authz clean
+        rollback seed-policies check-policies policy-table send-mail openapi bench bench-authz clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ policy-table: install ## Print the who-may-do-what table, computed by the enforc
 
 send-mail: install ## Run the outbox sender alone (DATABASE_URL, SMTP_*)
 	$(BIN)/python -m scripts.send_mail
+
+openapi: install ## Write the OpenAPI document to docs/openapi.json (commit it; CI fails when it is stale)
+	$(BIN)/python -m scripts.openapi
 
 bench: install ## API throughput against a floor app, 1e3 and 1e6 websites (BENCH_DATABASE_URL; needs wrk)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk (Debian's package)"; exit 2; }

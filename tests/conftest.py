@@ -15,13 +15,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DATA_DIR, Environment, Settings
 from app.db import RequestDatabase
+from app.errors import ErrorCode
 from app.main import create_app
 from scripts.serve import migrate, seed
 
@@ -139,9 +140,24 @@ async def session(app: Any) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
 
 
+async def check_error_code(response: Response) -> None:
+    """Fail the test that receives a problem+json answer whose `code` is not an `ErrorCode`."""
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        await response.aread()
+        code = response.json().get("code")
+        assert code in ErrorCode.__members__.values(), (
+            f"{response.request.method} {response.request.url} answered code {code!r}, "
+            "which is not in ErrorCode"
+        )
+
+
 @pytest.fixture
 async def client(app: Any, session: AsyncSession) -> AsyncIterator[AsyncClient]:
-    """An HTTP client talking to the app in process."""
+    """An HTTP client talking to the app in process; every error code it receives is checked."""
     transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_error_code]},
+    ) as http:
         yield http

@@ -26,13 +26,14 @@ from uuid import UUID
 import casbin
 from casbin.rbac import RoleManager
 
-from app.authz.permissions import WEBSITE_PERMISSIONS, MembershipRole, Permission
+from app.authz.permissions import WEBSITE_PERMISSIONS, Permission, Role
 from app.authz.policy import MODEL_PATH, PolicyRow, policy_file_lines
 
 ORG_KIND = "org"
 WEBSITE_KIND = "website"
 NO_WEBSITE = "website:none"
-MEMBERSHIP_ROLES: tuple[str, ...] = get_args(MembershipRole)
+# The alias holds Annotated[Literal[...], Field(...)]: the roles are the Literal's arguments.
+MEMBERSHIP_ROLES: tuple[str, ...] = get_args(get_args(Role.__value__)[0])
 
 
 def casbin_role(kind: str, role: str) -> str:

@@ -1,15 +1,26 @@
 """Bodies of the invitation routes."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
 from app.authz.permissions import MembershipRole
-from app.types import EmailAddress, StrictModel, Token
+from app.types import EmailAddress, EmailOut, StrictModel, Token
 
-InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
+# Named, so the OpenAPI document holds one `InvitationStatus` schema.
+InvitationStatus = TypeAliasType(
+    "InvitationStatus",
+    Annotated[
+        Literal["pending", "accepted", "declined", "revoked", "expired"],
+        Field(
+            description="`expired` is a pending invitation past its expiry; it no longer blocks "
+            "a new invitation for the same address."
+        ),
+    ],
+)
 
 
 class InvitationIn(StrictModel):
@@ -19,7 +30,7 @@ class InvitationIn(StrictModel):
 
 class InvitationPublic(BaseModel):
     id: UUID
-    email: str
+    email: EmailOut
     role: MembershipRole
     status: InvitationStatus
     expires_at: datetime

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from app.authz.permissions import MembershipRole
-from app.types import Name, PatchModel, StrictModel
+from app.types import EmailOut, Name, PatchModel, StrictModel
 
 
 class OrganizationIn(StrictModel):
@@ -26,7 +26,7 @@ class OrganizationPublic(BaseModel):
 
 class MemberUser(BaseModel):
     id: UUID
-    email: str
+    email: EmailOut
     full_name: str | None
 
 
