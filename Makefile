@@ -28,7 +28,7 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## Create .venv from the lock file
 
-run: install ## Serve the API (embedded PostgreSQL unless DATABASE_URL is set)
+run: install ## Serve the API (embedded PostgreSQL unless DATABASE_URL is set; RELOAD=1 reloads on code changes)
 	$(BIN)/python -m scripts.serve
 
 test: install ## The whole test suite, in parallel, against real PostgreSQL

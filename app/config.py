@@ -60,7 +60,7 @@ def _sender(value: str) -> str:
     _, address = parseaddr(value)
     if any(ch in value for ch in "\r\n") or not _SENDER_ADDRESS.fullmatch(address):
         raise ValueError(
-            f"{value!r} is not a sender address: use \"Name <sender@example.com>\" or "
+            f'{value!r} is not a sender address: use "Name <sender@example.com>" or '
             "sender@example.com"
         )
     return value
@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    reload: bool = False
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -136,6 +137,9 @@ class Settings(BaseSettings):
             if not (self.public_url or self.frontend_url):
                 # Mailed links would otherwise point at this machine's own address.
                 raise ValueError("PUBLIC_URL or FRONTEND_URL must be set in production")
+        if self.reload and (self.environment is Environment.PRODUCTION or self.workers > 1):
+            # uvicorn reloads one process: it cannot watch several workers.
+            raise ValueError("RELOAD=true is for development with one worker (WORKERS=1)")
         if self.smtp_tls and self.smtp_ssl:
             raise ValueError("SMTP_TLS and SMTP_SSL are exclusive: choose one")
         origins = self.cors_origin_list

@@ -348,7 +348,14 @@ async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
+    # This handler may run outside the request middleware (Starlette calls it from its
+    # outermost layer), so the request's ids are passed, not left to the log filter.
+    state = request.scope.get("state") or {}
+    logger.exception(
+        "unhandled error",
+        exc_info=exc,
+        extra={"request_id": state.get("request_id"), "user_id": state.get("user_id")},
+    )
     return problem_response(
         500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred.", request=request
     )

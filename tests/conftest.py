@@ -8,6 +8,7 @@ commit and rollback behave as in production.
 """
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,13 +21,32 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import app.main as app_main
 from app.config import DATA_DIR, Environment, Settings
 from app.db import RequestDatabase
 from app.errors import ErrorCode
+from app.logging import JsonFormatter, TextFormatter
 from app.main import create_app
 from scripts.serve import migrate, seed
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Leave logging to pytest: the apps the tests build do not install their stderr handler.
+
+    With it, lines logged outside a test (migrations while a worker's database is made) sit in
+    an xdist worker's captured output and are printed when the worker exits, after pytest's
+    summary. pytest's own capture still shows each failing test's log lines.
+    """
+    app_main.configure_logging = lambda json_lines: None  # type: ignore[assignment]
+    # Importing app.main built the default app, which installed the handler already.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            root.removeHandler(handler)
+
+
 _embedded: Any = None
 
 
