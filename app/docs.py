@@ -39,6 +39,8 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            # Swagger UI would otherwise send the document to its public validator.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     async def swagger_ui_redirect() -> HTMLResponse:
