@@ -21,11 +21,11 @@ logger = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"
 
 
+# Its docstring is the schema's description in the OpenAPI document. tests/test_error_codes.py
+# scans the source for codes written outside this enum, and the test client checks every
+# problem+json answer the suite receives against it.
 class ErrorCode(StrEnum):
-    """Every stable `code` an error body can carry: clients branch on these, never on `detail`.
-
-    A test scans the source for codes written outside this enum, and every problem+json answer
-    the test suite receives is checked against it."""
+    """Every stable `code` an error body can carry: clients branch on these, never on `detail`."""
 
     BAD_REQUEST = "bad_request"
     VALIDATION_ERROR = "validation_error"
