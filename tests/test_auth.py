@@ -13,7 +13,8 @@ from app.auth.models import AccountToken, LoginSession
 from app.db import utcnow
 from app.mail.models import OutboxMail
 from app.main import create_app
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import (

@@ -17,7 +17,8 @@ from app.auth.passwords import hash_password
 from app.auth.tokens import hash_token
 from app.db import create_engine, session_factory, utcnow
 from app.invitations.models import Invitation
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from app.websites.models import Website
 from tests.conftest import TEST_SECRET

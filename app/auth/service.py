@@ -20,7 +20,7 @@ from app.db import RequestDatabase, utcnow
 from app.errors import InvalidToken, NotFound, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
-from app.organizations.service import create_organization
+from app.memberships.service import found_organization
 from app.pagination import Page, PageParams, build_page
 from app.types import normalize_email
 from app.users.models import User
@@ -117,7 +117,7 @@ async def register(
             existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
         else:
             name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
-            await create_organization(session, name=name, owner_id=user.id)
+            await found_organization(session, name=name, owner_id=user.id)
             await queue_verification_mail(session, settings, user)
             return
     # A page that asks for the address and mails a reset link: this mail itself carries no token,

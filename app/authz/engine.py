@@ -20,19 +20,20 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 from uuid import UUID
 
 import casbin
 from casbin.rbac import RoleManager
 
-from app.authz.permissions import WEBSITE_PERMISSIONS, MembershipRole, Permission
+from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
 from app.authz.policy import MODEL_PATH, PolicyRow, policy_file_lines
+from app.memberships.roles import ROLES
 
 ORG_KIND = "org"
 WEBSITE_KIND = "website"
 NO_WEBSITE = "website:none"
-MEMBERSHIP_ROLES: tuple[str, ...] = get_args(MembershipRole)
+MEMBERSHIP_ROLES = ROLES
 
 
 def casbin_role(kind: str, role: str) -> str:

@@ -1,14 +1,10 @@
-"""The closed vocabulary of authorization: the roles a membership can hold, and every (object,
-action) the service asks the enforcer about.
+"""The closed vocabulary of authorization: every (object, action) the service asks the enforcer
+about (the roles a membership can hold are `app.memberships.roles.Role`).
 
 `policies/policy.csv` grants these permissions to roles; a test keeps the two in step.
 """
 
 from enum import StrEnum
-from typing import Literal
-
-MembershipRole = Literal["admin", "user"]
-"""A role stored on an organization or website membership (and offered by an invitation)."""
 
 
 class Permission(StrEnum):

@@ -7,8 +7,8 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from app.authz.engine import Assignments, PolicyEngine
-from app.authz.permissions import MembershipRole, Permission
-from app.organizations.schemas import PermissionsPublic
+from app.authz.permissions import Permission
+from app.memberships.roles import Role
 
 Explain = Annotated[
     bool,
@@ -19,11 +19,18 @@ Explain = Annotated[
 ]
 
 
+class PermissionsPublic(BaseModel):
+    """The caller's role and effective permissions (`object:action`), as the enforcer computes them."""
+
+    role: Role | None
+    permissions: list[str]
+
+
 class RoleAssignmentPublic(BaseModel):
     """One of the caller's role assignments."""
 
     level: Literal["organization", "website"]
-    role: MembershipRole
+    role: Role
 
 
 class PolicyRulePublic(BaseModel):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.db import created_at_column, uuid_pk
-from app.organizations.models import ROLE_CHECK
+from app.memberships.roles import ROLE_CHECK
 
 STATUS_CHECK = "status IN ('pending', 'accepted', 'declined', 'revoked', 'expired')"
 

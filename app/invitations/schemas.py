@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.authz.permissions import MembershipRole
+from app.memberships.roles import Role
 from app.types import EmailAddress, StrictModel, Token
 
 InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
@@ -14,13 +14,13 @@ InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expire
 
 class InvitationIn(StrictModel):
     email: EmailAddress
-    role: MembershipRole
+    role: Role
 
 
 class InvitationPublic(BaseModel):
     id: UUID
     email: str
-    role: MembershipRole
+    role: Role
     status: InvitationStatus
     expires_at: datetime
     organization_id: UUID
@@ -38,5 +38,5 @@ class MembershipPublic(BaseModel):
     organization_id: UUID
     website_id: UUID | None
     user_id: UUID
-    role: MembershipRole
+    role: Role
     joined_at: datetime

@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.repository import insert_event
@@ -24,10 +23,8 @@ from app.invitations.models import Invitation
 from app.invitations.schemas import InvitationPublic, MembershipPublic
 from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
-from app.organizations.models import OrganizationMembership
+from app.memberships.service import ORGANIZATION, WEBSITE, add_member
 from app.pagination import Page, PageParams, build_page
-from app.users.models import User
-from app.websites.models import WebsiteMembership
 
 PENDING = "pending"
 
@@ -53,24 +50,6 @@ def _target(organization_id: UUID, website_id: UUID | None) -> sa.ColumnElement[
     if website_id is None:
         return sa.and_(Invitation.organization_id == organization_id, Invitation.website_id.is_(None))  # type: ignore[arg-type, union-attr]
     return Invitation.website_id == website_id  # type: ignore[arg-type, return-value]
-
-
-async def _is_member(
-    session: AsyncSession, organization_id: UUID, website_id: UUID | None, email: str
-) -> bool:
-    if website_id is None:
-        query = (
-            sa.select(OrganizationMembership.user_id)  # type: ignore[call-overload, arg-type]
-            .join(User, User.id == OrganizationMembership.user_id)  # type: ignore[arg-type]
-            .where(OrganizationMembership.organization_id == organization_id, User.email == email)  # type: ignore[arg-type]
-        )
-    else:
-        query = (
-            sa.select(WebsiteMembership.user_id)  # type: ignore[call-overload, arg-type]
-            .join(User, User.id == WebsiteMembership.user_id)  # type: ignore[arg-type]
-            .where(WebsiteMembership.website_id == website_id, User.email == email)  # type: ignore[arg-type]
-        )
-    return (await session.scalar(query)) is not None
 
 
 def describe_target(organization_name: str, website_name: str | None) -> str:
@@ -260,21 +239,11 @@ async def _respond(
         await session.flush()
         return None
     invitation.status = "accepted"
-    membership: OrganizationMembership | WebsiteMembership
     if invitation.website_id is None:
-        membership = OrganizationMembership(
-            organization_id=invitation.organization_id, user_id=user.id, role=invitation.role
-        )
+        level, scope_id = ORGANIZATION, invitation.organization_id
     else:
-        membership = WebsiteMembership(
-            website_id=invitation.website_id, user_id=user.id, role=invitation.role
-        )
-    try:
-        async with session.begin_nested():
-            session.add(membership)
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("You are already a member.", code="already_member") from None
+        level, scope_id = WEBSITE, invitation.website_id
+    membership = await add_member(session, level, scope_id, user.id, invitation.role)
     await record_event(
         session,
         organization_id=invitation.organization_id,

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.authz.permissions import MembershipRole
+from app.memberships.roles import Role
 from app.types import Name, PatchModel, StrictModel
 
 
@@ -21,30 +21,7 @@ class OrganizationPublic(BaseModel):
     id: UUID
     name: str
     created_at: datetime
-    my_role: MembershipRole | None
-
-
-class MemberUser(BaseModel):
-    id: UUID
-    email: str
-    full_name: str | None
-
-
-class MemberPublic(BaseModel):
-    user: MemberUser
-    role: MembershipRole
-    joined_at: datetime
-
-
-class RoleIn(StrictModel):
-    role: MembershipRole
-
-
-class PermissionsPublic(BaseModel):
-    """The caller's role and effective permissions (`object:action`), as the enforcer computes them."""
-
-    role: MembershipRole | None
-    permissions: list[str]
+    my_role: Role | None
 
 
 class AuditEventPublic(BaseModel):

@@ -6,8 +6,7 @@ import sqlalchemy as sa
 
 from app.authz.engine import PolicyEngine
 from app.authz.policy import read_policy_file
-from app.organizations.models import OrganizationMembership
-from app.websites.models import WebsiteMembership
+from app.memberships.models import OrganizationMembership, WebsiteMembership
 from tests.factories import create_organization, create_user, create_website, token_for
 
 API = "/api/v1"
