@@ -3,34 +3,12 @@
 Ctrl-C stops the server, then the embedded database.
 """
 
-import asyncio
 import os
 
 import uvicorn
-from alembic import command
-from alembic.config import Config
 
-from app.authz.policy import read_policy_file
-from app.authz.seeding import sync_policy
-from app.config import ROOT_DIR, load_settings
-from app.db import create_engine
-
-
-def migrate(database_url: str) -> None:
-    """Apply every migration (`alembic upgrade head`)."""
-    config = Config(str(ROOT_DIR / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    command.upgrade(config, "head")
-
-
-async def seed(database_url: str) -> None:
-    """Load policies/policy.csv into the database."""
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        diff = await sync_policy(engine, read_policy_file(), apply=True)
-        print(f"policy: +{len(diff.to_add)} -{len(diff.to_remove)} rows")
-    finally:
-        await engine.dispose()
+from app.config import load_settings
+from scripts.databases import prepare
 
 
 def main() -> None:
@@ -43,8 +21,7 @@ def main() -> None:
         server, database_url = start_embedded()
         os.environ["DATABASE_URL"] = database_url
         print("embedded PostgreSQL ready in .data/postgres")
-    migrate(database_url)
-    asyncio.run(seed(database_url))
+    prepare(database_url)
     try:
         uvicorn.run(
             "app.main:app",
