@@ -6,10 +6,13 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.db import utcnow
+from app.invitations.models import Invitation
 from app.memberships.roles import Role
 from app.types import EmailAddress, StrictModel, Token
 
 InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
+PENDING = "pending"
 
 
 class InvitationIn(StrictModel):
@@ -40,3 +43,20 @@ class MembershipPublic(BaseModel):
     user_id: UUID
     role: Role
     joined_at: datetime
+
+
+def invitation_public(invitation: Invitation) -> InvitationPublic:
+    """An invitation as the API shows it; a pending one past its expiry shows as expired."""
+    status = invitation.status
+    if status == PENDING and invitation.expires_at <= utcnow():
+        status = "expired"
+    return InvitationPublic(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
+        expires_at=invitation.expires_at,
+        organization_id=invitation.organization_id,
+        website_id=invitation.website_id,
+        created_at=invitation.created_at,
+    )

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.repository import insert_event
 from app.audit.service import record_event
@@ -20,30 +21,11 @@ from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, Forbidden, InvalidToken, NotFound
 from app.invitations import repository
 from app.invitations.models import Invitation
-from app.invitations.schemas import InvitationPublic, MembershipPublic
+from app.invitations.schemas import PENDING, InvitationPublic, MembershipPublic, invitation_public
 from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
 from app.memberships.service import ORGANIZATION, WEBSITE, add_member
-from app.pagination import Page, PageParams, build_page
-
-PENDING = "pending"
-
-
-def invitation_public(invitation: Invitation) -> InvitationPublic:
-    """An invitation as the API shows it; a pending one past its expiry shows as expired."""
-    status = invitation.status
-    if status == PENDING and invitation.expires_at <= utcnow():
-        status = "expired"
-    return InvitationPublic(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,  # type: ignore[arg-type]
-        status=status,  # type: ignore[arg-type]
-        expires_at=invitation.expires_at,
-        organization_id=invitation.organization_id,
-        website_id=invitation.website_id,
-        created_at=invitation.created_at,
-    )
+from app.pagination import Page, PageParams, paginate
 
 
 def _target(organization_id: UUID, website_id: UUID | None) -> sa.ColumnElement[bool]:
@@ -141,20 +123,16 @@ async def invite(
 async def _pending_page(
     session: AsyncSession, condition: sa.ColumnElement[bool], params: PageParams
 ) -> Page[InvitationPublic]:
-    rows = (
-        await session.execute(
-            sa.select(Invitation, Invitation.id.label("cursor_id"), Invitation.created_at.label("created_at"))  # type: ignore[attr-defined]
-            .where(
-                condition,
-                Invitation.status == PENDING,  # type: ignore[arg-type]
-                Invitation.expires_at > sa.func.now(),  # type: ignore[arg-type]
-                params.keyset(Invitation.created_at, Invitation.id),
-            )
-            .order_by(Invitation.created_at, Invitation.id)  # type: ignore[arg-type]
-            .limit(params.limit + 1)
-        )
-    ).all()
-    return build_page(list(rows), params, lambda r: invitation_public(r.Invitation))
+    statement = sa.select(Invitation).where(
+        condition, col(Invitation.status) == PENDING, col(Invitation.expires_at) > sa.func.now()
+    )
+    return await paginate(
+        session,
+        statement,
+        params,
+        order=(col(Invitation.created_at), col(Invitation.id)),
+        to_item=lambda row: invitation_public(row.Invitation),
+    )
 
 
 async def list_pending(

@@ -1,6 +1,7 @@
 """Bodies of the member routes, the same at both levels."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -23,3 +24,13 @@ class MemberPublic(BaseModel):
 
 class RoleIn(StrictModel):
     role: Role
+
+
+def member_public(row: Any) -> MemberPublic:
+    """A member row (the user's id, email and full name, the role, when it was given) as the API
+    shows it."""
+    return MemberPublic(
+        user=MemberUser(id=row.id, email=row.email, full_name=row.full_name),
+        role=row.role,
+        joined_at=row.created_at,
+    )

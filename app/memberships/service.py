@@ -16,6 +16,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
@@ -23,10 +24,10 @@ from app.authz.permissions import Permission
 from app.errors import Conflict, NotFound
 from app.memberships.models import Membership, OrganizationMembership, WebsiteMembership
 from app.memberships.roles import Role
-from app.memberships.schemas import MemberPublic, MemberUser
+from app.memberships.schemas import MemberPublic, MemberUser, member_public
 from app.organizations.models import Organization
 from app.organizations.service import delete_organization
-from app.pagination import Page, PageParams, build_page
+from app.pagination import Page, PageParams, paginate
 from app.users.models import User
 from app.websites.models import Website
 
@@ -57,15 +58,6 @@ def last_admin() -> Conflict:
 def _event_details(level: Level, scope_id: UUID) -> dict[str, Any]:
     # Audit events belong to an organization; a website member's event names its website.
     return {"website_id": str(scope_id)} if level is WEBSITE else {}
-
-
-def member_public(row: Any) -> MemberPublic:
-    """A member row (user id, email, full name, role, created_at) as the API shows it."""
-    return MemberPublic(
-        user=MemberUser(id=row.id, email=row.email, full_name=row.full_name),
-        role=row.role,
-        joined_at=row.created_at,
-    )
 
 
 async def found_organization(
@@ -115,23 +107,24 @@ async def list_members(
     """The members holding a role at this level, oldest first (an organization's members only
     at the organization level, a website's only at the website level)."""
     model = level.model
-    rows = (
-        await session.execute(
-            sa.select(
-                User.id,  # type: ignore[call-overload]
-                User.email,
-                User.full_name,
-                model.role,
-                model.created_at,
-                model.user_id.label("cursor_id"),  # type: ignore[attr-defined]
-            )
-            .join(User, User.id == model.user_id)  # type: ignore[arg-type]
-            .where(level.scope == scope_id, params.keyset(model.created_at, model.user_id))
-            .order_by(model.created_at, model.user_id)
-            .limit(params.limit + 1)
+    statement = (
+        sa.select(
+            col(User.id),
+            col(User.email),
+            col(User.full_name),
+            col(model.role),
+            col(model.created_at),
         )
-    ).all()
-    return build_page(list(rows), params, member_public)
+        .join(User, col(User.id) == model.user_id)
+        .where(level.scope == scope_id)
+    )
+    return await paginate(
+        session,
+        statement,
+        params,
+        order=(col(model.created_at), col(model.user_id)),
+        to_item=member_public,
+    )
 
 
 async def lock_organization(session: AsyncSession, organization_id: UUID) -> bool:

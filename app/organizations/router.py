@@ -1,7 +1,6 @@
 """The /organizations routes (the organization's websites and invitations live in their packages)."""
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -24,6 +23,7 @@ from app.organizations.schemas import (
     OrganizationIn,
     OrganizationPatch,
     OrganizationPublic,
+    organization_public,
 )
 from app.pagination import Page, PageParams, page_params
 
@@ -31,12 +31,6 @@ router = APIRouter(prefix="/organizations", tags=["organizations"], route_class=
 
 Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)
-
-
-def _public(ctx_id: UUID, name: str, created_at: object, role: str | None) -> OrganizationPublic:
-    return OrganizationPublic.model_validate(
-        {"id": ctx_id, "name": name, "created_at": created_at, "my_role": role}
-    )
 
 
 @router.get("", operation_id="list_organizations", responses=error_responses(401, 403, 422))
@@ -59,13 +53,13 @@ async def create_organization(
     """Create an organization; the caller becomes its admin."""
     organization, role = await found_organization(session, name=body.name, owner_id=caller.user.id)
     response.headers["Location"] = f"/api/v1/organizations/{organization.id}"
-    return _public(organization.id, organization.name, organization.created_at, role)
+    return organization_public(organization.id, organization.name, organization.created_at, role)
 
 
 @router.get("/{org_id}", operation_id="get_organization", responses=GUARDED)
 async def get_organization(ctx: OrganizationRead) -> OrganizationPublic:
     """One organization, with the caller's role in it."""
-    return _public(ctx.organization_id, ctx.name, ctx.created_at, ctx.role)
+    return organization_public(ctx.organization_id, ctx.name, ctx.created_at, ctx.role)
 
 
 async def _rename(
@@ -73,7 +67,7 @@ async def _rename(
 ) -> OrganizationPublic:
     if name is not None:
         await service.rename_organization(session, ctx.organization_id, name)
-    return _public(
+    return organization_public(
         ctx.organization_id, name if name is not None else ctx.name, ctx.created_at, ctx.role
     )
 

@@ -24,6 +24,15 @@ class OrganizationPublic(BaseModel):
     my_role: Role | None
 
 
+def organization_public(
+    organization_id: UUID, name: str, created_at: datetime, role: str | None
+) -> OrganizationPublic:
+    """An organization, with the caller's role in it, as the API shows it."""
+    return OrganizationPublic.model_validate(
+        {"id": organization_id, "name": name, "created_at": created_at, "my_role": role}
+    )
+
+
 class AuditEventPublic(BaseModel):
     id: UUID
     organization_id: UUID

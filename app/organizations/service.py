@@ -7,6 +7,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.models import AuditEvent
 from app.audit.service import record_event
@@ -15,8 +16,8 @@ from app.authz.permissions import Permission
 from app.errors import NotFound
 from app.memberships.models import OrganizationMembership as Membership
 from app.organizations.models import Organization
-from app.organizations.schemas import AuditEventPublic, OrganizationPublic
-from app.pagination import Page, PageParams, build_page
+from app.organizations.schemas import AuditEventPublic, OrganizationPublic, organization_public
+from app.pagination import Page, PageParams, paginate
 
 
 async def list_organizations(
@@ -24,29 +25,22 @@ async def list_organizations(
 ) -> Page[OrganizationPublic]:
     """The organizations the user holds a role in that lets them read it, with that role."""
     readable_roles, _ = policy.granting_roles(Permission.ORGANIZATION_READ)
-    rows = (
-        await session.execute(
-            sa.select(
-                Organization.id,  # type: ignore[call-overload]
-                Organization.name,
-                Organization.created_at,
-                Membership.role,
-                Organization.id.label("cursor_id"),  # type: ignore[attr-defined]
-            )
-            .join(Membership, Membership.organization_id == Organization.id)  # type: ignore[arg-type]
-            .where(
-                Membership.user_id == user_id,  # type: ignore[arg-type]
-                Membership.role.in_(readable_roles),  # type: ignore[attr-defined]
-                params.keyset(Organization.created_at, Organization.id),
-            )
-            .order_by(Organization.created_at, Organization.id)
-            .limit(params.limit + 1)
+    statement = (
+        sa.select(
+            col(Organization.id),
+            col(Organization.name),
+            col(Organization.created_at),
+            col(Membership.role),
         )
-    ).all()
-    return build_page(
-        list(rows),
+        .join(Membership, col(Membership.organization_id) == Organization.id)
+        .where(col(Membership.user_id) == user_id, col(Membership.role).in_(readable_roles))
+    )
+    return await paginate(
+        session,
+        statement,
         params,
-        lambda r: OrganizationPublic(id=r.id, name=r.name, created_at=r.created_at, my_role=r.role),
+        order=(col(Organization.created_at), col(Organization.id)),
+        to_item=lambda row: organization_public(row.id, row.name, row.created_at, row.role),
     )
 
 
@@ -85,19 +79,11 @@ async def list_audit_events(
     session: AsyncSession, organization_id: UUID, params: PageParams
 ) -> Page[AuditEventPublic]:
     """The organization's audit events, newest first."""
-    rows = (
-        await session.execute(
-            sa.select(AuditEvent, AuditEvent.id.label("cursor_id"), AuditEvent.created_at.label("created_at"))  # type: ignore[attr-defined]
-            .where(
-                AuditEvent.organization_id == organization_id,  # type: ignore[arg-type]
-                params.keyset_desc(AuditEvent.created_at, AuditEvent.id),
-            )
-            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())  # type: ignore[attr-defined]
-            .limit(params.limit + 1)
-        )
-    ).all()
-    return build_page(
-        list(rows),
+    return await paginate(
+        session,
+        sa.select(AuditEvent).where(col(AuditEvent.organization_id) == organization_id),
         params,
-        lambda r: AuditEventPublic.model_validate(r.AuditEvent, from_attributes=True),
+        order=(col(AuditEvent.created_at), col(AuditEvent.id)),
+        to_item=lambda row: AuditEventPublic.model_validate(row.AuditEvent, from_attributes=True),
+        newest_first=True,
     )
