@@ -10,6 +10,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from app.authz.guards import GUARD_PERMISSIONS
 from app.authz.permissions import Permission
 from app.authz.policy import POLICY_PATH, read_policy_file
 from app.authz.seeding import sync_policy
@@ -58,7 +59,7 @@ class TestPermissionVocabulary:
 
         def guards(dependant):
             for dependency in dependant.dependencies:
-                permission = getattr(dependency.call, "permission", None)
+                permission = GUARD_PERMISSIONS.get(dependency.call)
                 if permission is not None:
                     yield permission
                 yield from guards(dependency)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import casbin
@@ -156,7 +156,7 @@ class Explanation:
     row that grants it, as Casbin's own `enforce_ex` reports the decision."""
 
     permission: str
-    level: str  # "organization" or "website"
+    level: Literal["organization", "website"]
     role: str  # the stored role of that assignment: "admin" or "user"
     rule: tuple[str, ...]  # the policy row: ("p", "org_user", "website", "read")
     source: str | None  # "policies/policy.csv:26", or None when the file lacks the row
@@ -213,7 +213,9 @@ class PolicyEngine:
             return None
         granting_role = str(matched[0])
         roles: RequestRoleManager = self._enforcer.get_role_manager()
-        held = [(ORG_KIND, "organization", assignments.org_role)]
+        held: list[tuple[str, Literal["organization", "website"], str | None]] = [
+            (ORG_KIND, "organization", assignments.org_role)
+        ]
         if assignments.website_id is not None:
             held.append((WEBSITE_KIND, "website", assignments.website_role))
         for kind, level, role in held:

@@ -1,18 +1,14 @@
 """Bodies of the invitation routes."""
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from app.db import utcnow
-from app.invitations.models import Invitation
+from app.invitations.models import Invitation, InvitationStatus
 from app.memberships.roles import Role
 from app.types import EmailAddress, StrictModel, Token
-
-InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
-PENDING = "pending"
 
 
 class InvitationIn(StrictModel):
@@ -47,14 +43,14 @@ class MembershipPublic(BaseModel):
 
 def invitation_public(invitation: Invitation) -> InvitationPublic:
     """An invitation as the API shows it; a pending one past its expiry shows as expired."""
-    status = invitation.status
-    if status == PENDING and invitation.expires_at <= utcnow():
-        status = "expired"
+    status = InvitationStatus(invitation.status)
+    if status is InvitationStatus.PENDING and invitation.expires_at <= utcnow():
+        status = InvitationStatus.EXPIRED
     return InvitationPublic(
         id=invitation.id,
         email=invitation.email,
-        role=invitation.role,  # type: ignore[arg-type]
-        status=status,  # type: ignore[arg-type]
+        role=Role(invitation.role),
+        status=status,
         expires_at=invitation.expires_at,
         organization_id=invitation.organization_id,
         website_id=invitation.website_id,

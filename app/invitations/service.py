@@ -20,18 +20,21 @@ from app.config import Settings
 from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, Forbidden, InvalidToken, NotFound
 from app.invitations import repository
-from app.invitations.models import Invitation
-from app.invitations.schemas import PENDING, InvitationPublic, MembershipPublic, invitation_public
+from app.invitations.models import Invitation, InvitationStatus
+from app.invitations.schemas import InvitationPublic, MembershipPublic, invitation_public
 from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
+from app.memberships.roles import Role
 from app.memberships.service import ORGANIZATION, WEBSITE, add_member
 from app.pagination import Page, PageParams, paginate
 
 
 def _target(organization_id: UUID, website_id: UUID | None) -> sa.ColumnElement[bool]:
     if website_id is None:
-        return sa.and_(Invitation.organization_id == organization_id, Invitation.website_id.is_(None))  # type: ignore[arg-type, union-attr]
-    return Invitation.website_id == website_id  # type: ignore[arg-type, return-value]
+        return sa.and_(
+            col(Invitation.organization_id) == organization_id, col(Invitation.website_id).is_(None)
+        )
+    return col(Invitation.website_id) == website_id
 
 
 def describe_target(organization_name: str, website_name: str | None) -> str:
@@ -71,8 +74,8 @@ async def invite(
     invitation = InvitationPublic(
         id=uuid4(),
         email=email,
-        role=role,  # type: ignore[arg-type]
-        status=PENDING,
+        role=Role(role),
+        status=InvitationStatus.PENDING,
         expires_at=utcnow() + lifetime,
         organization_id=organization_id,
         website_id=website_id,
@@ -124,7 +127,9 @@ async def _pending_page(
     session: AsyncSession, condition: sa.ColumnElement[bool], params: PageParams
 ) -> Page[InvitationPublic]:
     statement = sa.select(Invitation).where(
-        condition, col(Invitation.status) == PENDING, col(Invitation.expires_at) > sa.func.now()
+        condition,
+        col(Invitation.status) == InvitationStatus.PENDING,
+        col(Invitation.expires_at) > sa.func.now(),
     )
     return await paginate(
         session,
@@ -147,7 +152,9 @@ async def get_invitation(
 ) -> InvitationPublic:
     """One invitation of this target, whatever its status (404 if there is none by that id)."""
     invitation = await session.scalar(
-        sa.select(Invitation).where(Invitation.id == invitation_id, _target(organization_id, website_id))  # type: ignore[arg-type]
+        sa.select(Invitation).where(
+            col(Invitation.id) == invitation_id, _target(organization_id, website_id)
+        )
     )
     if invitation is None:
         raise NotFound("No such invitation.")
@@ -165,15 +172,15 @@ async def revoke(
     """Revoke a pending invitation of this target (404 if there is none by that id)."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.id == invitation_id, _target(organization_id, website_id))  # type: ignore[arg-type]
+        .where(col(Invitation.id) == invitation_id, _target(organization_id, website_id))
         .with_for_update()
     )
     if invitation is None:
         raise NotFound("No such invitation.")
-    if invitation.status != PENDING or invitation.expires_at <= utcnow():
+    if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= utcnow():
         # An expired invitation already grants nothing; it keeps showing as expired.
         raise Conflict("The invitation is no longer pending.", code="invitation_not_pending")
-    invitation.status = "revoked"
+    invitation.status = InvitationStatus.REVOKED
     invitation.responded_at = utcnow()
     await record_event(
         session,
@@ -191,13 +198,17 @@ async def list_for_invitee(
     session: AsyncSession, user: Account, params: PageParams
 ) -> Page[InvitationPublic]:
     """Pending, unexpired invitations addressed to the user's (verified) email."""
-    return await _pending_page(session, Invitation.email == user.email, params)  # type: ignore[arg-type]
+    return await _pending_page(session, col(Invitation.email) == user.email, params)
 
 
 async def _respond(
     session: AsyncSession, invitation: Invitation | None, user: Account, accept: bool
 ) -> MembershipPublic | None:
-    if invitation is None or invitation.status != PENDING or invitation.expires_at <= utcnow():
+    if (
+        invitation is None
+        or invitation.status != InvitationStatus.PENDING
+        or invitation.expires_at <= utcnow()
+    ):
         raise InvalidToken("The invitation is invalid, used, revoked or expired.")
     if invitation.email != user.email:
         raise Forbidden(
@@ -205,7 +216,7 @@ async def _respond(
         )
     invitation.responded_at = utcnow()
     if not accept:
-        invitation.status = "declined"
+        invitation.status = InvitationStatus.DECLINED
         await record_event(
             session,
             organization_id=invitation.organization_id,
@@ -216,7 +227,7 @@ async def _respond(
         )
         await session.flush()
         return None
-    invitation.status = "accepted"
+    invitation.status = InvitationStatus.ACCEPTED
     if invitation.website_id is None:
         level, scope_id = ORGANIZATION, invitation.organization_id
     else:
@@ -239,7 +250,7 @@ async def _respond(
         organization_id=invitation.organization_id,
         website_id=invitation.website_id,
         user_id=user.id,
-        role=invitation.role,  # type: ignore[arg-type]
+        role=Role(invitation.role),
         joined_at=membership.created_at,
     )
 
@@ -250,7 +261,7 @@ async def accept_by_token(
     """Accept the invitation the mailed token belongs to."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.token_hash == hash_token(token, settings.signing_key()))  # type: ignore[arg-type]
+        .where(col(Invitation.token_hash) == hash_token(token, settings.signing_key()))
         .with_for_update()
     )
     result = await _respond(session, invitation, user, accept=True)
@@ -264,7 +275,7 @@ async def respond_by_id(
     """Accept or decline an invitation addressed to the user, by id (404 if not theirs)."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.email == user.email)  # type: ignore[arg-type]
+        .where(col(Invitation.id) == invitation_id, col(Invitation.email) == user.email)
         .with_for_update()
     )
     if invitation is None:

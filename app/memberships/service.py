@@ -130,7 +130,9 @@ async def list_members(
 async def lock_organization(session: AsyncSession, organization_id: UUID) -> bool:
     """Lock the organization row (serializing admin-set changes); False if it no longer exists."""
     locked = await session.scalar(
-        sa.select(Organization.id).where(Organization.id == organization_id).with_for_update()  # type: ignore[arg-type, call-overload]
+        sa.select(col(Organization.id))
+        .where(col(Organization.id) == organization_id)
+        .with_for_update()
     )
     return locked is not None
 
@@ -151,15 +153,15 @@ async def ensure_another_admin(
         sa.select(sa.func.count())
         .select_from(OrganizationMembership)
         .where(
-            OrganizationMembership.organization_id == organization_id,  # type: ignore[arg-type]
-            OrganizationMembership.user_id != leaving_user,  # type: ignore[arg-type]
-            OrganizationMembership.role.in_(admin_roles),  # type: ignore[attr-defined]
+            col(OrganizationMembership.organization_id) == organization_id,
+            col(OrganizationMembership.user_id) != leaving_user,
+            col(OrganizationMembership.role).in_(admin_roles),
         )
     )
     current = await session.scalar(
-        sa.select(OrganizationMembership.role).where(  # type: ignore[call-overload]
-            OrganizationMembership.organization_id == organization_id,
-            OrganizationMembership.user_id == leaving_user,
+        sa.select(col(OrganizationMembership.role)).where(
+            col(OrganizationMembership.organization_id) == organization_id,
+            col(OrganizationMembership.user_id) == leaving_user,
         )
     )
     if current in admin_roles and not others:
@@ -256,9 +258,11 @@ async def remove_member(
     if level is ORGANIZATION:
         await session.execute(
             sa.delete(WebsiteMembership).where(
-                WebsiteMembership.user_id == user_id,  # type: ignore[arg-type]
-                WebsiteMembership.website_id.in_(  # type: ignore[attr-defined]
-                    sa.select(Website.id).where(Website.organization_id == organization_id)  # type: ignore[arg-type, call-overload]
+                col(WebsiteMembership.user_id) == user_id,
+                col(WebsiteMembership.website_id).in_(
+                    sa.select(col(Website.id)).where(
+                        col(Website.organization_id) == organization_id
+                    )
                 ),
             )
         )
@@ -277,9 +281,9 @@ async def leave_all_organizations(
     """
     organization_ids = (
         await session.scalars(
-            sa.select(OrganizationMembership.organization_id)  # type: ignore[call-overload]
-            .where(OrganizationMembership.user_id == user_id)
-            .order_by(OrganizationMembership.organization_id)
+            sa.select(col(OrganizationMembership.organization_id))
+            .where(col(OrganizationMembership.user_id) == user_id)
+            .order_by(col(OrganizationMembership.organization_id))
         )
     ).all()
     for organization_id in organization_ids:
@@ -288,8 +292,8 @@ async def leave_all_organizations(
         member_ids = set(
             (
                 await session.scalars(
-                    sa.select(OrganizationMembership.user_id).where(  # type: ignore[call-overload]
-                        OrganizationMembership.organization_id == organization_id
+                    sa.select(col(OrganizationMembership.user_id)).where(
+                        col(OrganizationMembership.organization_id) == organization_id
                     )
                 )
             ).all()

@@ -48,9 +48,9 @@ async def rename_organization(session: AsyncSession, organization_id: UUID, name
     """Set the organization's name (404 when it was deleted since the guard read it)."""
     renamed = await session.scalar(
         sa.update(Organization)
-        .where(Organization.id == organization_id)  # type: ignore[arg-type]
+        .where(col(Organization.id) == organization_id)
         .values(name=name, updated_at=sa.func.now())
-        .returning(Organization.id)  # type: ignore[call-overload]
+        .returning(col(Organization.id))
     )
     if renamed is None:
         raise NotFound()
@@ -59,7 +59,9 @@ async def rename_organization(session: AsyncSession, organization_id: UUID, name
 async def delete_organization(session: AsyncSession, organization_id: UUID, actor_id: UUID) -> None:
     """Delete the organization; websites, memberships and invitations go with it (FK cascades)."""
     name = await session.scalar(
-        sa.select(Organization.name).where(Organization.id == organization_id).with_for_update()  # type: ignore[call-overload, arg-type]
+        sa.select(col(Organization.name))
+        .where(col(Organization.id) == organization_id)
+        .with_for_update()
     )
     if name is None:
         raise NotFound()
@@ -72,7 +74,7 @@ async def delete_organization(session: AsyncSession, organization_id: UUID, acto
         target_id=organization_id,
         before={"name": name},
     )
-    await session.execute(sa.delete(Organization).where(Organization.id == organization_id))  # type: ignore[arg-type]
+    await session.execute(sa.delete(Organization).where(col(Organization.id) == organization_id))
 
 
 async def list_audit_events(
