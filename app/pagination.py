@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-import orjson
 import sqlalchemy as sa
 from fastapi import Query, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationFailed
+from app.http import json_response
 
 ItemT = TypeVar("ItemT")
 
@@ -46,20 +46,6 @@ class PageParams(BaseModel):
         return sa.tuple_(created_at, id_) < sa.tuple_(
             sa.literal(self.after[0]), sa.literal(self.after[1])
         )
-
-
-def _encode_other(value: Any) -> str:
-    # asyncpg's UUID type is a uuid.UUID that orjson does not recognise.
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def json_response(content: Any, status_code: int = 200) -> Response:
-    """JSON as FastAPI's response models write it (UTF-8, compact, UTC times with `Z`), for
-    routes that build their body straight from rows: ids and times may be given as they are."""
-    body = orjson.dumps(content, default=_encode_other, option=orjson.OPT_UTC_Z)
-    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:

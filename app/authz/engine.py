@@ -175,6 +175,13 @@ class PolicyEngine:
         self._website_roles: dict[tuple[str | None, str | None], str | None] = {}
         self._granting: dict[Permission, tuple[list[str], list[str]]] = {}
 
+    def clear_memo(self) -> None:
+        """Forget every memoized decision and derived answer, so the next ones are computed by
+        Casbin again (for measuring the enforcer itself; a policy change builds a new engine)."""
+        self._memo.clear()
+        self._website_roles.clear()
+        self._granting.clear()
+
     def allows(self, assignments: Assignments, permission: Permission) -> bool:
         """Whether the caller, holding these assignments, has the permission."""
         key: MemoKey = (

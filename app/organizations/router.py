@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.auth.dependencies import VerifiedCaller
 from app.authz.guards import (
@@ -16,6 +16,7 @@ from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS
 from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
+from app.http import location
 from app.memberships.service import found_organization
 from app.organizations import service
 from app.organizations.schemas import (
@@ -48,11 +49,15 @@ async def list_organizations(
     responses=error_responses(401, 403, 422),
 )
 async def create_organization(
-    body: OrganizationIn, caller: VerifiedCaller, session: Session, response: Response
+    body: OrganizationIn,
+    caller: VerifiedCaller,
+    session: Session,
+    request: Request,
+    response: Response,
 ) -> OrganizationPublic:
     """Create an organization; the caller becomes its admin."""
     organization, role = await found_organization(session, name=body.name, owner_id=caller.user.id)
-    response.headers["Location"] = f"/api/v1/organizations/{organization.id}"
+    response.headers["Location"] = location(request, "get_organization", org_id=organization.id)
     return organization_public(organization.id, organization.name, organization.created_at, role)
 
 

@@ -11,7 +11,8 @@ from app.auth.schemas import LoginPublic
 from app.authz.guards import Policy
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
-from app.pagination import Page, PageParams, json_response, page_params
+from app.http import json_response
+from app.pagination import Page, PageParams, page_params
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
 

@@ -19,7 +19,8 @@ from app.authz.permissions import WEBSITE_PERMISSIONS
 from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
 from app.db import Database, TransactionalRoute
 from app.errors import error_responses
-from app.pagination import Page, PageParams, json_response, page_params
+from app.http import json_response, location
+from app.pagination import Page, PageParams, page_params
 from app.websites import service
 from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
@@ -66,7 +67,7 @@ async def list_organization_websites(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_website(
-    body: WebsiteIn, ctx: OrganizationWebsitesCreate, db: Database
+    body: WebsiteIn, ctx: OrganizationWebsitesCreate, db: Database, request: Request
 ) -> Response:
     """Add a website to the organization (409 `website_exists` when its host is already there)."""
     website = await service.create_website(
@@ -80,7 +81,7 @@ async def create_website(
         website_item(website, ctx.policy.website_role(ctx.role, None)),
         status_code=status.HTTP_201_CREATED,
     )
-    response.headers["Location"] = f"/api/v1/websites/{website.id}"
+    response.headers["Location"] = location(request, "get_website", website_id=website.id)
     return response
 
 
