@@ -5,8 +5,10 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
+from fastapi import Depends, Request
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -170,3 +172,12 @@ def required_database_url() -> str:
 def get_settings() -> Settings:
     """The process-wide settings."""
     return load_settings()
+
+
+async def settings_of(request: Request) -> Settings:
+    """The app's settings, as a dependency."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(settings_of)]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,3 +124,6 @@ async def paginate(
 # Labels of the key columns `paginate` adds to a statement, apart from its own columns.
 _PAGE_CREATED_AT = "_page_created_at"
 _PAGE_KEY = "_page_key"
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

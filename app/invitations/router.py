@@ -1,11 +1,10 @@
 """Invitation routes: the inviter's side (under organizations and websites) and the invitee's."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from app.auth.dependencies import AppSettings, VerifiedCaller
+from app.auth.dependencies import VerifiedCaller
 from app.authz.guards import (
     OrganizationInvitationsCreate,
     OrganizationInvitationsDelete,
@@ -14,17 +13,16 @@ from app.authz.guards import (
     WebsiteInvitationsDelete,
     WebsiteInvitationsRead,
 )
+from app.config import AppSettings
 from app.db import Database, Session, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
 from app.http import location
 from app.invitations import service
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 
 router = APIRouter(tags=["invitations"], route_class=TransactionalRoute)
 
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
 INVITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 

@@ -1,7 +1,7 @@
 """The member routes, one set per level: `/organizations/{org_id}/members` and
 `/websites/{website_id}/members` — list, change a role, remove (or leave)."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -16,15 +16,14 @@ from app.authz.guards import (
 )
 from app.authz.permissions import Permission
 from app.db import Session, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
 from app.memberships import service
 from app.memberships.schemas import MemberPublic, RoleIn
 from app.memberships.service import ORGANIZATION, WEBSITE, Level
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 
 router = APIRouter(route_class=TransactionalRoute)
 
-Paging = Annotated[PageParams, Depends(page_params)]
 Context = OrganizationContext | WebsiteContext
 
 
@@ -48,7 +47,7 @@ def _member_routes(
         operation_id=f"list_{level.name}_members",
         summary=f"List {level.name} members",
         description=f"The members holding a {level.name} role, with it, oldest first.",
-        responses=error_responses(401, 403, 404, 422),
+        responses=GUARDED,
     )
     async def list_members(
         session: Session, paging: Paging, ctx: Context = read

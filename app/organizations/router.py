@@ -1,8 +1,8 @@
 """The /organizations routes (the organization's websites and invitations live in their packages)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import VerifiedCaller
 from app.authz.guards import (
@@ -15,7 +15,7 @@ from app.authz.guards import (
 from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS
 from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
 from app.db import Session, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
 from app.http import location
 from app.memberships.service import found_organization
 from app.organizations import service
@@ -26,12 +26,9 @@ from app.organizations.schemas import (
     OrganizationPublic,
     organization_public,
 )
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/organizations", tags=["organizations"], route_class=TransactionalRoute)
-
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
 
 
 @router.get("", operation_id="list_organizations", responses=error_responses(401, 403, 422))

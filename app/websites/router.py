@@ -1,9 +1,9 @@
 """The /websites routes and the organization's /websites collection."""
 
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import Claims, authenticated, require_verified
 from app.authz.guards import (
@@ -18,16 +18,13 @@ from app.authz.guards import (
 from app.authz.permissions import WEBSITE_PERMISSIONS
 from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
 from app.db import Database, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
 from app.http import json_response, location
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 from app.websites import service
 from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
 router = APIRouter(tags=["websites"], route_class=TransactionalRoute)
-
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
 
 
 @router.get(
