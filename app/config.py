@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from fastapi import Depends, Request
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -229,3 +230,12 @@ def required_database_url() -> str:
 def get_settings() -> Settings:
     """The process-wide settings."""
     return load_settings()
+
+
+async def settings_of(request: Request) -> Settings:
+    """The app's settings, as a dependency."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(settings_of)]

@@ -405,6 +405,10 @@ _RESPONSE_HEADERS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# What every route with an authorization guard can answer besides success.
+GUARDED = error_responses(401, 403, 404, 422)
+
+
 def problem_json_openapi(schema: dict[str, Any], *, database_prefix: str) -> dict[str, Any]:
     """Complete FastAPI's OpenAPI document with what the service does for every route: 4xx/5xx
     bodies are problem+json, some statuses always carry a header (`Location` on 201,

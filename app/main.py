@@ -24,6 +24,7 @@ from app.health.router import router as health_router
 from app.invitations.router import router as invitations_router
 from app.logging import RequestContextMiddleware, configure_logging
 from app.mail.sender import MailSender
+from app.memberships.router import router as memberships_router
 from app.organizations.router import router as organizations_router
 from app.types import EXAMPLE_EMAIL, EXAMPLE_PASSWORD
 from app.users.router import router as users_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         websites_router,
         users_router,
         organizations_router,
+        memberships_router,
         invitations_router,
         auth_router,
     ):

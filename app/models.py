@@ -7,9 +7,10 @@ from app.auth.models import AccountToken, LoginSession, RefreshToken
 from app.authz.models import CasbinRule, PolicyVersion
 from app.invitations.models import Invitation
 from app.mail.models import OutboxMail
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership, WebsiteMembership
+from app.organizations.models import Organization
 from app.users.models import User
-from app.websites.models import Website, WebsiteMembership
+from app.websites.models import Website
 
 metadata = SQLModel.metadata
 

@@ -2,16 +2,18 @@
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-import orjson
 import sqlalchemy as sa
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationFailed
+from app.http import json_response
 
 ItemT = TypeVar("ItemT")
 
@@ -44,20 +46,6 @@ class PageParams(BaseModel):
         return sa.tuple_(created_at, id_) < sa.tuple_(
             sa.literal(self.after[0]), sa.literal(self.after[1])
         )
-
-
-def _encode_other(value: Any) -> str:
-    # asyncpg's UUID type is a uuid.UUID that orjson does not recognise.
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def json_response(content: Any, status_code: int = 200) -> Response:
-    """JSON as FastAPI's response models write it (UTF-8, compact, UTC times with `Z`), for
-    routes that build their body straight from rows: ids and times may be given as they are."""
-    body = orjson.dumps(content, default=_encode_other, option=orjson.OPT_UTC_Z)
-    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
@@ -95,12 +83,47 @@ async def page_params(
     return PageParams(limit=limit, after=_decode_cursor(cursor) if cursor else None)
 
 
-def build_page(rows: list[Any], params: PageParams, to_item: Any) -> Page[Any]:
-    """Turn `limit + 1` fetched rows into a page; rows need `created_at` and an id key."""
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
+async def paginate(
+    session: AsyncSession,
+    statement: sa.Select[*tuple[Any, ...]],
+    params: PageParams,
+    *,
+    order: tuple[Any, Any],
+    to_item: Callable[[sa.Row[Any]], ItemT],
+    newest_first: bool = False,
+) -> Page[ItemT]:
+    """One page of `statement`, ordered by `order` (a creation time and a unique key that breaks
+    its ties), starting after the cursor: fetches `limit + 1` rows to know whether another page
+    follows, and makes the next cursor from the last row's two key columns."""
+    created_at, key = order
+    if newest_first:
+        after = params.keyset_desc(created_at, key)
+        ordering = (sa.desc(created_at), sa.desc(key))
+    else:
+        after = params.keyset(created_at, key)
+        ordering = (sa.asc(created_at), sa.asc(key))
+    rows = (
+        await session.execute(
+            statement.add_columns(
+                created_at.label(_PAGE_CREATED_AT),
+                key.label(_PAGE_KEY),
+            )
+            .where(after)
+            .order_by(*ordering)
+            .limit(params.limit + 1)
+        )
+    ).all()
+    page, more = rows[: params.limit], len(rows) > params.limit
     next_cursor = None
-    if has_more and rows:
-        last = rows[-1]
-        next_cursor = encode_cursor(last.created_at, last.cursor_id)
-    return Page(items=[to_item(row) for row in rows], next_cursor=next_cursor)
+    if more and page:
+        last = page[-1]._mapping
+        next_cursor = encode_cursor(last[_PAGE_CREATED_AT], last[_PAGE_KEY])
+    return Page(items=[to_item(row) for row in page], next_cursor=next_cursor)
+
+
+# Labels of the key columns `paginate` adds to a statement, apart from its own columns.
+_PAGE_CREATED_AT = "_page_created_at"
+_PAGE_KEY = "_page_key"
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

@@ -7,18 +7,14 @@ an outer transaction that is rolled back at teardown; every request in it gets a
 commit and rollback behave as in production.
 """
 
-import asyncio
 import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
-from psycopg import sql
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import app.main as app_main
@@ -27,7 +23,7 @@ from app.db import RequestDatabase
 from app.errors import ErrorCode
 from app.logging import JsonFormatter, TextFormatter
 from app.main import create_app
-from scripts.serve import migrate, seed
+from scripts import databases
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -62,30 +58,11 @@ def server_url() -> str:
     return url
 
 
-def with_database(url: str, name: str) -> str:
-    """The same server URL pointing at another database."""
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 def create_database(prefix: str) -> str:
-    """Create a fresh, migrated, policy-seeded database; returns its URL."""
-    base = server_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(with_database(base, "postgres"), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(base, name)
-    migrate(url)
-    asyncio.run(seed(url))
+    """Create a fresh, migrated, policy-seeded database on the test server; returns its URL."""
+    url = databases.create_database(server_url(), f"{prefix}_{uuid.uuid4().hex[:10]}")
+    databases.prepare(url, quiet=True)
     return url
-
-
-def drop_database(url: str) -> None:
-    """Drop a database created by `create_database`."""
-    name = make_url(url).database
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +70,7 @@ def database_url(worker_id: str) -> Iterator[str]:
     """This worker's database, migrated and seeded."""
     url = create_database(f"blokid_test_{worker_id}")
     yield url
-    drop_database(url)
+    databases.drop_database(url)
 
 
 class SessionBoundDatabase(RequestDatabase):

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.passwords import hash_password
 from app.db import utcnow
 from app.mail.models import OutboxMail
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership, WebsiteMembership
+from app.organizations.models import Organization
 from app.users.models import User
-from app.websites.models import Website, WebsiteMembership
+from app.websites.models import Website
 
 PASSWORD = "tangerine-obelisk-42"
 _hash_cache: dict[str, str] = {}

@@ -2,7 +2,8 @@
 
 from app.auth import service as auth_service
 from app.invitations import service as invitation_service
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from tests.factories import (
     create_organization,

@@ -13,7 +13,8 @@ from app.auth.models import AccountToken, LoginSession
 from app.db import utcnow
 from app.mail.models import OutboxMail
 from app.main import create_app
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import (
@@ -231,11 +232,15 @@ class TestAccessTokens:
             await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
         ).status_code == 401
 
-    async def test_other_key_and_alg_none_are_401(self, client, session):
+    @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+    async def test_other_key_other_alg_and_alg_none_are_401(self, client, session):
         claims = await self._claims_of_real_login(client, session)
         for token in (
             jwt.encode(claims, "another-secret-key-of-sufficient-length!!", algorithm="HS256"),
             jwt.encode(claims, None, algorithm="none"),
+            # The right key under another HMAC algorithm: only HS256 is accepted.
+            jwt.encode(claims, TEST_SECRET, algorithm="HS512"),
+            jwt.encode(claims, TEST_SECRET, algorithm="HS384"),
         ):
             response = await client.get(
                 "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}

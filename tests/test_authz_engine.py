@@ -77,6 +77,17 @@ class TestTruthTable:
         fresh = PolicyEngine(read_policy_file())
         assert fresh.allows(assignments_for(role), permission) is (role in ALLOWED[permission])
 
+    def test_clearing_the_memo_keeps_every_answer(self, engine):
+        before = {
+            (role, p): engine.allows(assignments_for(role), p) for role in ROLES for p in list(P)
+        }
+        engine.clear_memo()
+        assert engine._memo == {}
+        after = {
+            (role, p): engine.allows(assignments_for(role), p) for role in ROLES for p in list(P)
+        }
+        assert after == before
+
     def test_website_role_does_not_reach_the_organization(self, engine):
         assert not engine.allows(assignments_for("website_admin"), P.ORGANIZATION_READ)
 

@@ -10,12 +10,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from app.authz.guards import GUARD_PERMISSIONS
 from app.authz.permissions import Permission
 from app.authz.policy import POLICY_PATH, read_policy_file
 from app.authz.seeding import sync_policy
 from app.config import ROOT_DIR
 from app.db import create_engine
-from tests.conftest import TEST_SECRET, create_database, drop_database
+from scripts.databases import create_database as create_named_database
+from scripts.databases import drop_database
+from tests.conftest import TEST_SECRET, create_database, server_url
 from tests.live import free_port, wait_ready
 
 
@@ -56,7 +59,7 @@ class TestPermissionVocabulary:
 
         def guards(dependant):
             for dependency in dependant.dependencies:
-                permission = getattr(dependency.call, "permission", None)
+                permission = GUARD_PERMISSIONS.get(dependency.call)
                 if permission is not None:
                     yield permission
                 yield from guards(dependency)
@@ -90,23 +93,15 @@ class TestSeedScript:
         assert drift.returncode == 1
 
     def test_an_unmigrated_database_gets_a_message_not_a_traceback(self):
-        import psycopg
-        from psycopg import sql
-
-        from tests.conftest import server_url, with_database
-
-        name = f"blokid_unmigrated_{os.getpid()}"
-        admin = with_database(server_url(), "postgres")
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = create_named_database(server_url(), f"blokid_unmigrated_{os.getpid()}")
         try:
             for args in (("--check",), ()):
-                result = run_seed(with_database(server_url(), name), *args)
+                result = run_seed(url, *args)
                 assert result.returncode == 2
                 assert "run `make upgrade` first" in result.stderr
                 assert "Traceback" not in result.stderr
         finally:
-            drop_database(with_database(server_url(), name))
+            drop_database(url)
 
     def test_database_url_missing_is_a_message(self, tmp_path):
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

@@ -31,7 +31,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.config import ROOT_DIR
-from tests.conftest import TEST_SECRET, create_database, drop_database
+from scripts.databases import drop_database
+from tests.conftest import TEST_SECRET, create_database
 from tests.factories import PASSWORD, unique_email
 from tests.live import free_port, wait_ready
 

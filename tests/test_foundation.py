@@ -14,7 +14,8 @@ from httpx import ASGITransport, AsyncClient
 from app.config import ROOT_DIR, Environment, Settings, load_settings
 from app.logging import JsonFormatter
 from app.main import create_app
-from tests.conftest import drop_database, make_settings, server_url, with_database
+from scripts.databases import create_database, drop_database
+from tests.conftest import make_settings, server_url
 from tests.live import free_port
 
 
@@ -29,13 +30,7 @@ def alembic_config(url: str) -> Config:
 def empty_database():
     import uuid
 
-    import psycopg
-    from psycopg import sql
-
-    name = f"blokid_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(with_database(server_url(), "postgres"), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(server_url(), name)
+    url = create_database(server_url(), f"blokid_empty_{uuid.uuid4().hex[:10]}")
     yield url
     drop_database(url)
 

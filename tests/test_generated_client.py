@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from app.config import ROOT_DIR
+from scripts.databases import drop_database
 from scripts.openapi import OPENAPI_PATH
-from tests.conftest import TEST_SECRET, create_database, drop_database
+from tests.conftest import TEST_SECRET, create_database
 from tests.live import free_port, wait_ready
 from tests.smtp import Inbox, start_smtp, text_of
 

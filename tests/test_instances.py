@@ -21,7 +21,8 @@ import redis
 from app.auth.passwords import _hasher
 from app.authz.policy import POLICY_PATH
 from app.db import libpq_url
-from tests.conftest import TEST_SECRET, create_database, drop_database
+from scripts.databases import drop_database
+from tests.conftest import TEST_SECRET, create_database
 from tests.live import free_port, wait_ready
 from tests.smtp import start_smtp
 

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from app.db import utcnow
 from app.invitations.models import Invitation
-from app.organizations.models import OrganizationMembership
-from app.websites.models import WebsiteMembership
+from app.memberships.models import OrganizationMembership, WebsiteMembership
 from tests.factories import (
     create_organization,
     create_user,

@@ -22,13 +22,8 @@ from app.config import ROOT_DIR
 from app.db import TransactionalRoute
 from app.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from app.main import create_app
-from tests.conftest import (
-    TEST_SECRET,
-    SessionBoundDatabase,
-    create_database,
-    drop_database,
-    make_settings,
-)
+from scripts.databases import drop_database
+from tests.conftest import TEST_SECRET, SessionBoundDatabase, create_database, make_settings
 from tests.factories import create_user, token_for
 from tests.live import free_port
 
@@ -154,11 +149,7 @@ class TestStartUp:
 
         calls: list[dict[str, Any]] = []
 
-        async def no_seed(url: str) -> None:
-            return None
-
-        monkeypatch.setattr(serve, "migrate", lambda url: None)
-        monkeypatch.setattr(serve, "seed", no_seed)
+        monkeypatch.setattr(serve, "prepare", lambda url: None)
         monkeypatch.setattr(serve, "configure_logging", lambda json_lines: None)
         monkeypatch.setattr(serve.uvicorn, "run", lambda *a, **kw: calls.append(kw))
         monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/unused")

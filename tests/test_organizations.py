@@ -5,8 +5,9 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
 from app.invitations.models import Invitation
-from app.organizations.models import Organization, OrganizationMembership
-from app.websites.models import Website, WebsiteMembership
+from app.memberships.models import OrganizationMembership, WebsiteMembership
+from app.organizations.models import Organization
+from app.websites.models import Website
 from tests.factories import (
     create_invitation,
     create_organization,

@@ -13,10 +13,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from app.auth.passwords import hash_password
 from app.auth.tokens import hash_token
 from app.db import create_engine, session_factory, utcnow
 from app.invitations.models import Invitation
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from app.websites.models import Website
 from tests.conftest import TEST_SECRET
@@ -254,3 +256,29 @@ class TestWriteRacingDelete:
             )
         assert response.status_code == 404, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_one_refresh_token_sent_four_times_at_once_refreshes_once(server, db):
+    """The refresh token's row is locked while it is rotated, so only one of several
+    simultaneous uses of it can win."""
+    password = "race-refresh-password-7"
+    hashed = await hash_password(password)
+    async with httpx.AsyncClient(base_url=server, timeout=20) as http:
+        for _ in range(ROUNDS):
+            async with db() as s:
+                user = User(email=unique_email("refresh"), hashed_password=hashed)
+                user.email_verified_at = utcnow()
+                s.add(user)
+                await s.commit()
+            login = await http.post(
+                "/api/v1/auth/login", data={"username": user.email, "password": password}
+            )
+            assert login.status_code == 200, login.text
+            refresh_token = login.json()["refresh_token"]
+            responses = await asyncio.gather(
+                *(
+                    http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+                    for _ in range(4)
+                )
+            )
+            assert sorted(r.status_code for r in responses) == [200, 401, 401, 401]

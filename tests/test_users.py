@@ -3,7 +3,8 @@
 import sqlalchemy as sa
 
 from app.auth.passwords import hash_password
-from app.organizations.models import Organization, OrganizationMembership
+from app.memberships.models import OrganizationMembership
+from app.organizations.models import Organization
 from app.users.models import User
 from app.websites.models import Website
 from tests.factories import (

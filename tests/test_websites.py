@@ -3,7 +3,8 @@
 import pytest
 
 from app.invitations.models import Invitation
-from app.websites.models import Website, WebsiteMembership
+from app.memberships.models import WebsiteMembership
+from app.websites.models import Website
 from app.websites.schemas import website_host
 from tests.factories import (
     create_invitation,
@@ -342,7 +343,7 @@ class TestEveryReadableWebsiteAcrossBothPasses:
 
 
 async def _grant(session, website_id, user_id):
-    from app.websites.models import WebsiteMembership
+    from app.memberships.models import WebsiteMembership
 
     session.add(WebsiteMembership(website_id=website_id, user_id=user_id, role="user"))
     await session.commit()

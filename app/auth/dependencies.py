@@ -24,13 +24,6 @@ class Caller:
     session_id: UUID
 
 
-async def settings_of(request: Request) -> Settings:
-    """The app's settings."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(settings_of)]
 BearerToken = Annotated[str | None, Depends(bearer_scheme)]
 
 

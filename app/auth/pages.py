@@ -12,9 +12,9 @@ from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from app.auth import service
-from app.auth.dependencies import AppSettings
-from app.auth.router import Limiter, request_reset_mail
-from app.config import Settings
+from app.auth.ratelimit import Limiter
+from app.auth.router import request_reset_mail
+from app.config import AppSettings, Settings
 from app.db import Session, TransactionalRoute
 from app.errors import AppError
 

@@ -8,7 +8,9 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import Depends, Request
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -130,3 +132,12 @@ class RateLimiter:
         except (RedisError, OSError) as exc:
             # The hit stays counted until its window ends: refusing too much, never too little.
             self._redis_failed(exc)
+
+
+def limiter_of(request: Request) -> RateLimiter:
+    """The app's rate limiter, as a dependency."""
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+Limiter = Annotated[RateLimiter, Depends(limiter_of)]

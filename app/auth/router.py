@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
-from app.auth.dependencies import AppSettings
-from app.auth.ratelimit import Hit, RateLimiter
+from app.auth.ratelimit import Hit, Limiter, RateLimiter
 from app.auth.schemas import (
     Accepted,
     MailRequestIn,
@@ -18,7 +17,7 @@ from app.auth.schemas import (
     TokenIn,
     TokenPair,
 )
-from app.config import Settings
+from app.config import AppSettings, Settings
 from app.db import Database, Session, TransactionalRoute
 from app.errors import Unauthorized, error_responses
 from app.types import normalize_email
@@ -27,15 +26,6 @@ from app.users.schemas import UserPublic
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=TransactionalRoute)
 
 MAIL_ACCEPTED = Accepted(detail="If the address can receive it, an email is on its way.")
-
-
-def limiter_of(request: Request) -> RateLimiter:
-    """The app's rate limiter."""
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
-
-
-Limiter = Annotated[RateLimiter, Depends(limiter_of)]
 
 
 def client_ip(request: Request) -> str:

@@ -1,7 +1,7 @@
 """Request and response bodies of the /auth routes."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -56,3 +56,15 @@ class LoginPublic(BaseModel):
     last_used_at: datetime
     user_agent: str | None
     current: bool
+
+
+def login_public(row: Any, current: UUID) -> LoginPublic:
+    """A login row (id, created_at, last_used_at, user_agent) as the API shows it to its user,
+    whose own login is `current`."""
+    return LoginPublic(
+        id=row.id,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        user_agent=row.user_agent,
+        current=row.id == current,
+    )

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -13,15 +12,15 @@ from sqlmodel import col
 from app.auth.models import AccountToken, LoginSession, RefreshToken
 from app.auth.passwords import hash_password, password_problem, verify_password
 from app.auth.repository import credentials
-from app.auth.schemas import LoginPublic
+from app.auth.schemas import LoginPublic, login_public
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
 from app.errors import InvalidToken, NotFound, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
-from app.organizations.service import create_organization
-from app.pagination import Page, PageParams, build_page
+from app.memberships.service import found_organization
+from app.pagination import Page, PageParams, paginate
 from app.types import normalize_email
 from app.users.models import User
 
@@ -117,7 +116,7 @@ async def register(
             existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
         else:
             name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
-            await create_organization(session, name=name, owner_id=user.id)
+            await found_organization(session, name=name, owner_id=user.id)
             await queue_verification_mail(session, settings, user)
             return
     # A page that asks for the address and mails a reset link: this mail itself carries no token,
@@ -358,33 +357,19 @@ async def list_logins(
     session: AsyncSession, user_id: UUID, current: UUID, params: PageParams
 ) -> Page[LoginPublic]:
     """The user's live logins, newest first; `current` marks the caller's own."""
-    rows: list[Any] = list(
-        await session.execute(
-            sa.select(
-                col(LoginSession.id),
-                col(LoginSession.created_at),
-                col(LoginSession.last_used_at),
-                col(LoginSession.user_agent),
-                col(LoginSession.id).label("cursor_id"),
-            )
-            .where(
-                _live(user_id),
-                params.keyset_desc(LoginSession.created_at, LoginSession.id),
-            )
-            .order_by(col(LoginSession.created_at).desc(), col(LoginSession.id).desc())
-            .limit(params.limit + 1)
-        )
-    )
-    return build_page(
-        rows,
+    statement = sa.select(
+        col(LoginSession.id),
+        col(LoginSession.created_at),
+        col(LoginSession.last_used_at),
+        col(LoginSession.user_agent),
+    ).where(_live(user_id))
+    return await paginate(
+        session,
+        statement,
         params,
-        lambda r: LoginPublic(
-            id=r.id,
-            created_at=r.created_at,
-            last_used_at=r.last_used_at,
-            user_agent=r.user_agent,
-            current=r.id == current,
-        ),
+        order=(col(LoginSession.created_at), col(LoginSession.id)),
+        to_item=lambda row: login_public(row, current),
+        newest_first=True,
     )
 
 

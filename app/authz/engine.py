@@ -20,20 +20,20 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal
 from uuid import UUID
 
 import casbin
 from casbin.rbac import RoleManager
 
-from app.authz.permissions import WEBSITE_PERMISSIONS, Permission, Role
+from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
 from app.authz.policy import MODEL_PATH, PolicyRow, policy_file_lines
+from app.memberships.roles import ROLES
 
 ORG_KIND = "org"
 WEBSITE_KIND = "website"
 NO_WEBSITE = "website:none"
-# The alias holds Annotated[Literal[...], Field(...)]: the roles are the Literal's arguments.
-MEMBERSHIP_ROLES: tuple[str, ...] = get_args(get_args(Role.__value__)[0])
+MEMBERSHIP_ROLES = ROLES
 
 
 def casbin_role(kind: str, role: str) -> str:
@@ -156,7 +156,7 @@ class Explanation:
     row that grants it, as Casbin's own `enforce_ex` reports the decision."""
 
     permission: str
-    level: str  # "organization" or "website"
+    level: Literal["organization", "website"]
     role: str  # the stored role of that assignment: "admin" or "user"
     rule: tuple[str, ...]  # the policy row: ("p", "org_user", "website", "read")
     source: str | None  # "policies/policy.csv:26", or None when the file lacks the row
@@ -174,6 +174,13 @@ class PolicyEngine:
         # Derived answers, memoized like decisions and replaced with them (one engine per policy).
         self._website_roles: dict[tuple[str | None, str | None], str | None] = {}
         self._granting: dict[Permission, tuple[list[str], list[str]]] = {}
+
+    def clear_memo(self) -> None:
+        """Forget every memoized decision and derived answer, so the next ones are computed by
+        Casbin again (for measuring the enforcer itself; a policy change builds a new engine)."""
+        self._memo.clear()
+        self._website_roles.clear()
+        self._granting.clear()
 
     def allows(self, assignments: Assignments, permission: Permission) -> bool:
         """Whether the caller, holding these assignments, has the permission."""
@@ -213,7 +220,9 @@ class PolicyEngine:
             return None
         granting_role = str(matched[0])
         roles: RequestRoleManager = self._enforcer.get_role_manager()
-        held = [(ORG_KIND, "organization", assignments.org_role)]
+        held: list[tuple[str, Literal["organization", "website"], str | None]] = [
+            (ORG_KIND, "organization", assignments.org_role)
+        ]
         if assignments.website_id is not None:
             held.append((WEBSITE_KIND, "website", assignments.website_role))
         for kind, level, role in held:

@@ -1,29 +1,10 @@
-"""The closed vocabulary of authorization: the roles a membership can hold, and every (object,
-action) the service asks the enforcer about.
+"""The closed vocabulary of authorization: every (object, action) the service asks the enforcer
+about (the roles a membership can hold are `app.memberships.roles.Role`).
 
 `policies/policy.csv` grants these permissions to roles; a test keeps the two in step.
 """
 
 from enum import StrEnum
-from typing import Annotated, Literal
-
-from pydantic import Field
-from typing_extensions import TypeAliasType
-
-# A named alias, so the OpenAPI document holds one `Role` schema that every body refers to
-# (a generated client gets one type, not a copy per field); requests are validated as before.
-Role = TypeAliasType(
-    "Role",
-    Annotated[
-        Literal["admin", "user"],
-        Field(
-            description="A role on an organization or a website; its level follows from the "
-            "route. `admin` holds everything `user` holds."
-        ),
-    ],
-)
-"""A role stored on an organization or website membership (and offered by an invitation)."""
-MembershipRole = Role
 
 
 class Permission(StrEnum):

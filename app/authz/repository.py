@@ -15,22 +15,22 @@ from app.db import RequestDatabase
 
 
 class OrganizationAccess(NamedTuple):
-    """An organization and the caller's role in it (None: no such organization or no role)."""
+    """An organization and the caller's role in it (None: no role)."""
 
-    organization_id: UUID | None
-    name: str | None
-    created_at: datetime | None
+    organization_id: UUID
+    name: str
+    created_at: datetime
     role: str | None
 
 
 class WebsiteAccess(NamedTuple):
     """A website and the caller's roles on it (None where the caller holds none)."""
 
-    website_id: UUID | None
-    organization_id: UUID | None
-    name: str | None
-    url: str | None
-    created_at: datetime | None
+    website_id: UUID
+    organization_id: UUID
+    name: str
+    url: str
+    created_at: datetime
     org_role: str | None
     website_role: str | None
 
@@ -60,22 +60,24 @@ WHERE u.id = $1
 async def organization_access(
     db: RequestDatabase, user_id: UUID, session_id: UUID, organization_id: UUID
 ) -> tuple[Account | None, OrganizationAccess | None]:
-    """The caller's account and their access to the organization; (None, None) if the login
-    is dead."""
+    """The caller's account and their access to the organization (None: no such organization);
+    (None, None) if the login is dead."""
     row = await db.fetchrow(_ORGANIZATION_SQL, user_id, session_id, organization_id)
     if row is None:
         return None, None
     account, rest = split_account(row)
-    return account, OrganizationAccess(*rest)
+    # The organization is outer-joined: a missing one leaves its columns null.
+    return account, OrganizationAccess(*rest) if rest[0] is not None else None
 
 
 async def website_access(
     db: RequestDatabase, user_id: UUID, session_id: UUID, website_id: UUID
 ) -> tuple[Account | None, WebsiteAccess | None]:
-    """The caller's account and their access to the website; (None, None) if the login is
-    dead."""
+    """The caller's account and their access to the website (None: no such website); (None,
+    None) if the login is dead."""
     row = await db.fetchrow(WEBSITE_ACCESS_SQL, user_id, session_id, website_id)
     if row is None:
         return None, None
     account, rest = split_account(row)
-    return account, WebsiteAccess(*rest)
+    # The website is outer-joined: a missing one leaves its columns null.
+    return account, WebsiteAccess(*rest) if rest[0] is not None else None

@@ -7,8 +7,8 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from app.authz.engine import Assignments, PolicyEngine
-from app.authz.permissions import MembershipRole, Permission
-from app.organizations.schemas import PermissionsPublic
+from app.authz.permissions import Permission
+from app.memberships.roles import Role
 
 Explain = Annotated[
     bool,
@@ -19,11 +19,18 @@ Explain = Annotated[
 ]
 
 
+class PermissionsPublic(BaseModel):
+    """The caller's role and effective permissions (`object:action`), as the enforcer computes them."""
+
+    role: Role | None
+    permissions: list[str]
+
+
 class RoleAssignmentPublic(BaseModel):
     """One of the caller's role assignments."""
 
     level: Literal["organization", "website"]
-    role: MembershipRole
+    role: Role
 
 
 class PolicyRulePublic(BaseModel):
@@ -51,6 +58,10 @@ class PermissionsExplained(PermissionsPublic):
     explanations: list[PermissionExplanation]
 
 
+def _role(role: str | None) -> Role | None:
+    return Role(role) if role is not None else None
+
+
 def permissions_answer(
     policy: PolicyEngine,
     assignments: Assignments,
@@ -62,7 +73,7 @@ def permissions_answer(
     """The answer of a permissions route, explained when asked."""
     granted = policy.permissions(assignments, candidates)
     if not explain:
-        return PermissionsPublic(role=role, permissions=granted)  # type: ignore[arg-type]
+        return PermissionsPublic(role=_role(role), permissions=granted)
     explanations = []
     for permission in candidates:
         why = policy.explain(assignments, permission)
@@ -70,12 +81,8 @@ def permissions_answer(
             explanations.append(
                 PermissionExplanation(
                     permission=why.permission,
-                    role_assignment=RoleAssignmentPublic(
-                        level=why.level, role=why.role  # type: ignore[arg-type]
-                    ),
+                    role_assignment=RoleAssignmentPublic(level=why.level, role=Role(why.role)),
                     policy=PolicyRulePublic(rule=", ".join(why.rule), source=why.source),
                 )
             )
-    return PermissionsExplained(
-        role=role, permissions=granted, explanations=explanations  # type: ignore[arg-type]
-    )
+    return PermissionsExplained(role=_role(role), permissions=granted, explanations=explanations)

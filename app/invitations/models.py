@@ -1,15 +1,27 @@
 """Invitations: a hashed single-use token, the invited address and the role it grants."""
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.db import created_at_column, uuid_pk
-from app.organizations.models import ROLE_CHECK
+from app.memberships.roles import ROLE_CHECK
 
-STATUS_CHECK = "status IN ('pending', 'accepted', 'declined', 'revoked', 'expired')"
+
+class InvitationStatus(StrEnum):
+    """Where an invitation stands. `expired` is also what a pending one past its expiry shows."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+STATUS_CHECK = "status IN ({})".format(", ".join(f"'{status}'" for status in InvitationStatus))
 
 
 class Invitation(SQLModel, table=True):
@@ -54,7 +66,9 @@ class Invitation(SQLModel, table=True):
     )
     email: str = Field(sa_column=sa.Column(sa.String(254), nullable=False))
     role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    status: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False))
+    status: str = Field(
+        default=InvitationStatus.PENDING, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     inviter_id: UUID | None = Field(
         default=None,

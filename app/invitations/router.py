@@ -1,11 +1,10 @@
 """Invitation routes: the inviter's side (under organizations and websites) and the invitee's."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from app.auth.dependencies import AppSettings, VerifiedCaller
+from app.auth.dependencies import VerifiedCaller
 from app.authz.guards import (
     OrganizationInvitationsCreate,
     OrganizationInvitationsDelete,
@@ -14,16 +13,16 @@ from app.authz.guards import (
     WebsiteInvitationsDelete,
     WebsiteInvitationsRead,
 )
+from app.config import AppSettings
 from app.db import Database, Session, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
+from app.http import location
 from app.invitations import service
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 
 router = APIRouter(tags=["invitations"], route_class=TransactionalRoute)
 
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
 INVITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
@@ -38,6 +37,7 @@ async def invite_to_organization(
     ctx: OrganizationInvitationsCreate,
     db: Database,
     settings: AppSettings,
+    request: Request,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address into the organization with a role; the invitation is mailed."""
@@ -50,8 +50,11 @@ async def invite_to_organization(
         role=body.role,
         inviter=ctx.caller.user,
     )
-    response.headers["Location"] = (
-        f"/api/v1/organizations/{ctx.organization_id}/invitations/{invitation.id}"
+    response.headers["Location"] = location(
+        request,
+        "get_organization_invitation",
+        org_id=ctx.organization_id,
+        invitation_id=invitation.id,
     )
     return invitation
 
@@ -113,6 +116,7 @@ async def invite_to_website(
     ctx: WebsiteInvitationsCreate,
     db: Database,
     settings: AppSettings,
+    request: Request,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address onto the website with a website role; the invitation is mailed."""
@@ -125,7 +129,9 @@ async def invite_to_website(
         role=body.role,
         inviter=ctx.caller.user,
     )
-    response.headers["Location"] = f"/api/v1/websites/{ctx.website_id}/invitations/{invitation.id}"
+    response.headers["Location"] = location(
+        request, "get_website_invitation", website_id=ctx.website_id, invitation_id=invitation.id
+    )
     return invitation
 
 

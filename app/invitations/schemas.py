@@ -1,37 +1,25 @@
 """Bodies of the invitation routes."""
 
 from datetime import datetime
-from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
-from typing_extensions import TypeAliasType
+from pydantic import BaseModel
 
-from app.authz.permissions import MembershipRole
+from app.db import utcnow
+from app.invitations.models import Invitation, InvitationStatus
+from app.memberships.roles import Role
 from app.types import EmailAddress, EmailOut, StrictModel, Token
-
-# Named, so the OpenAPI document holds one `InvitationStatus` schema.
-InvitationStatus = TypeAliasType(
-    "InvitationStatus",
-    Annotated[
-        Literal["pending", "accepted", "declined", "revoked", "expired"],
-        Field(
-            description="`expired` is a pending invitation past its expiry; it no longer blocks "
-            "a new invitation for the same address."
-        ),
-    ],
-)
 
 
 class InvitationIn(StrictModel):
     email: EmailAddress
-    role: MembershipRole
+    role: Role
 
 
 class InvitationPublic(BaseModel):
     id: UUID
     email: EmailOut
-    role: MembershipRole
+    role: Role
     status: InvitationStatus
     expires_at: datetime
     organization_id: UUID
@@ -49,5 +37,22 @@ class MembershipPublic(BaseModel):
     organization_id: UUID
     website_id: UUID | None
     user_id: UUID
-    role: MembershipRole
+    role: Role
     joined_at: datetime
+
+
+def invitation_public(invitation: Invitation) -> InvitationPublic:
+    """An invitation as the API shows it; a pending one past its expiry shows as expired."""
+    status = InvitationStatus(invitation.status)
+    if status is InvitationStatus.PENDING and invitation.expires_at <= utcnow():
+        status = InvitationStatus.EXPIRED
+    return InvitationPublic(
+        id=invitation.id,
+        email=invitation.email,
+        role=Role(invitation.role),
+        status=status,
+        expires_at=invitation.expires_at,
+        organization_id=invitation.organization_id,
+        website_id=invitation.website_id,
+        created_at=invitation.created_at,
+    )

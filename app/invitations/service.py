@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.repository import insert_event
 from app.audit.service import record_event
@@ -20,57 +20,21 @@ from app.config import Settings
 from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, Forbidden, InvalidToken, NotFound
 from app.invitations import repository
-from app.invitations.models import Invitation
-from app.invitations.schemas import InvitationPublic, MembershipPublic
+from app.invitations.models import Invitation, InvitationStatus
+from app.invitations.schemas import InvitationPublic, MembershipPublic, invitation_public
 from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
-from app.organizations.models import OrganizationMembership
-from app.pagination import Page, PageParams, build_page
-from app.users.models import User
-from app.websites.models import WebsiteMembership
-
-PENDING = "pending"
-
-
-def invitation_public(invitation: Invitation) -> InvitationPublic:
-    """An invitation as the API shows it; a pending one past its expiry shows as expired."""
-    status = invitation.status
-    if status == PENDING and invitation.expires_at <= utcnow():
-        status = "expired"
-    return InvitationPublic(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,  # type: ignore[arg-type]
-        status=status,  # type: ignore[arg-type]
-        expires_at=invitation.expires_at,
-        organization_id=invitation.organization_id,
-        website_id=invitation.website_id,
-        created_at=invitation.created_at,
-    )
+from app.memberships.roles import Role
+from app.memberships.service import ORGANIZATION, WEBSITE, add_member
+from app.pagination import Page, PageParams, paginate
 
 
 def _target(organization_id: UUID, website_id: UUID | None) -> sa.ColumnElement[bool]:
     if website_id is None:
-        return sa.and_(Invitation.organization_id == organization_id, Invitation.website_id.is_(None))  # type: ignore[arg-type, union-attr]
-    return Invitation.website_id == website_id  # type: ignore[arg-type, return-value]
-
-
-async def _is_member(
-    session: AsyncSession, organization_id: UUID, website_id: UUID | None, email: str
-) -> bool:
-    if website_id is None:
-        query = (
-            sa.select(OrganizationMembership.user_id)  # type: ignore[call-overload, arg-type]
-            .join(User, User.id == OrganizationMembership.user_id)  # type: ignore[arg-type]
-            .where(OrganizationMembership.organization_id == organization_id, User.email == email)  # type: ignore[arg-type]
+        return sa.and_(
+            col(Invitation.organization_id) == organization_id, col(Invitation.website_id).is_(None)
         )
-    else:
-        query = (
-            sa.select(WebsiteMembership.user_id)  # type: ignore[call-overload, arg-type]
-            .join(User, User.id == WebsiteMembership.user_id)  # type: ignore[arg-type]
-            .where(WebsiteMembership.website_id == website_id, User.email == email)  # type: ignore[arg-type]
-        )
-    return (await session.scalar(query)) is not None
+    return col(Invitation.website_id) == website_id
 
 
 def describe_target(organization_name: str, website_name: str | None) -> str:
@@ -110,8 +74,8 @@ async def invite(
     invitation = InvitationPublic(
         id=uuid4(),
         email=email,
-        role=role,  # type: ignore[arg-type]
-        status=PENDING,
+        role=Role(role),
+        status=InvitationStatus.PENDING,
         expires_at=utcnow() + lifetime,
         organization_id=organization_id,
         website_id=website_id,
@@ -162,20 +126,18 @@ async def invite(
 async def _pending_page(
     session: AsyncSession, condition: sa.ColumnElement[bool], params: PageParams
 ) -> Page[InvitationPublic]:
-    rows = (
-        await session.execute(
-            sa.select(Invitation, Invitation.id.label("cursor_id"), Invitation.created_at.label("created_at"))  # type: ignore[attr-defined]
-            .where(
-                condition,
-                Invitation.status == PENDING,  # type: ignore[arg-type]
-                Invitation.expires_at > sa.func.now(),  # type: ignore[arg-type]
-                params.keyset(Invitation.created_at, Invitation.id),
-            )
-            .order_by(Invitation.created_at, Invitation.id)  # type: ignore[arg-type]
-            .limit(params.limit + 1)
-        )
-    ).all()
-    return build_page(list(rows), params, lambda r: invitation_public(r.Invitation))
+    statement = sa.select(Invitation).where(
+        condition,
+        col(Invitation.status) == InvitationStatus.PENDING,
+        col(Invitation.expires_at) > sa.func.now(),
+    )
+    return await paginate(
+        session,
+        statement,
+        params,
+        order=(col(Invitation.created_at), col(Invitation.id)),
+        to_item=lambda row: invitation_public(row.Invitation),
+    )
 
 
 async def list_pending(
@@ -190,7 +152,9 @@ async def get_invitation(
 ) -> InvitationPublic:
     """One invitation of this target, whatever its status (404 if there is none by that id)."""
     invitation = await session.scalar(
-        sa.select(Invitation).where(Invitation.id == invitation_id, _target(organization_id, website_id))  # type: ignore[arg-type]
+        sa.select(Invitation).where(
+            col(Invitation.id) == invitation_id, _target(organization_id, website_id)
+        )
     )
     if invitation is None:
         raise NotFound("No such invitation.")
@@ -208,15 +172,15 @@ async def revoke(
     """Revoke a pending invitation of this target (404 if there is none by that id)."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.id == invitation_id, _target(organization_id, website_id))  # type: ignore[arg-type]
+        .where(col(Invitation.id) == invitation_id, _target(organization_id, website_id))
         .with_for_update()
     )
     if invitation is None:
         raise NotFound("No such invitation.")
-    if invitation.status != PENDING or invitation.expires_at <= utcnow():
+    if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= utcnow():
         # An expired invitation already grants nothing; it keeps showing as expired.
         raise Conflict("The invitation is no longer pending.", code="invitation_not_pending")
-    invitation.status = "revoked"
+    invitation.status = InvitationStatus.REVOKED
     invitation.responded_at = utcnow()
     await record_event(
         session,
@@ -234,13 +198,17 @@ async def list_for_invitee(
     session: AsyncSession, user: Account, params: PageParams
 ) -> Page[InvitationPublic]:
     """Pending, unexpired invitations addressed to the user's (verified) email."""
-    return await _pending_page(session, Invitation.email == user.email, params)  # type: ignore[arg-type]
+    return await _pending_page(session, col(Invitation.email) == user.email, params)
 
 
 async def _respond(
     session: AsyncSession, invitation: Invitation | None, user: Account, accept: bool
 ) -> MembershipPublic | None:
-    if invitation is None or invitation.status != PENDING or invitation.expires_at <= utcnow():
+    if (
+        invitation is None
+        or invitation.status != InvitationStatus.PENDING
+        or invitation.expires_at <= utcnow()
+    ):
         raise InvalidToken("The invitation is invalid, used, revoked or expired.")
     if invitation.email != user.email:
         raise Forbidden(
@@ -248,7 +216,7 @@ async def _respond(
         )
     invitation.responded_at = utcnow()
     if not accept:
-        invitation.status = "declined"
+        invitation.status = InvitationStatus.DECLINED
         await record_event(
             session,
             organization_id=invitation.organization_id,
@@ -259,22 +227,12 @@ async def _respond(
         )
         await session.flush()
         return None
-    invitation.status = "accepted"
-    membership: OrganizationMembership | WebsiteMembership
+    invitation.status = InvitationStatus.ACCEPTED
     if invitation.website_id is None:
-        membership = OrganizationMembership(
-            organization_id=invitation.organization_id, user_id=user.id, role=invitation.role
-        )
+        level, scope_id = ORGANIZATION, invitation.organization_id
     else:
-        membership = WebsiteMembership(
-            website_id=invitation.website_id, user_id=user.id, role=invitation.role
-        )
-    try:
-        async with session.begin_nested():
-            session.add(membership)
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("You are already a member.", code="already_member") from None
+        level, scope_id = WEBSITE, invitation.website_id
+    membership = await add_member(session, level, scope_id, user.id, invitation.role)
     await record_event(
         session,
         organization_id=invitation.organization_id,
@@ -292,7 +250,7 @@ async def _respond(
         organization_id=invitation.organization_id,
         website_id=invitation.website_id,
         user_id=user.id,
-        role=invitation.role,  # type: ignore[arg-type]
+        role=Role(invitation.role),
         joined_at=membership.created_at,
     )
 
@@ -303,7 +261,7 @@ async def accept_by_token(
     """Accept the invitation the mailed token belongs to."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.token_hash == hash_token(token, settings.signing_key()))  # type: ignore[arg-type]
+        .where(col(Invitation.token_hash) == hash_token(token, settings.signing_key()))
         .with_for_update()
     )
     result = await _respond(session, invitation, user, accept=True)
@@ -317,7 +275,7 @@ async def respond_by_id(
     """Accept or decline an invitation addressed to the user, by id (404 if not theirs)."""
     invitation = await session.scalar(
         sa.select(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.email == user.email)  # type: ignore[arg-type]
+        .where(col(Invitation.id) == invitation_id, col(Invitation.email) == user.email)
         .with_for_update()
     )
     if invitation is None:

@@ -1,47 +1,34 @@
 """The /organizations routes (the organization's websites and invitations live in their packages)."""
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import VerifiedCaller
 from app.authz.guards import (
     OrganizationAuditRead,
     OrganizationDelete,
-    OrganizationMembersRead,
-    OrganizationMembersUpdate,
     OrganizationRead,
     OrganizationUpdate,
     Policy,
-    require,
 )
-from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS, Permission
-from app.authz.schemas import Explain, PermissionsExplained, permissions_answer
+from app.authz.permissions import ORGANIZATION_PERMISSIONS, WEBSITE_PERMISSIONS
+from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
 from app.db import Session, TransactionalRoute
-from app.errors import error_responses
+from app.errors import GUARDED, error_responses
+from app.http import location
+from app.memberships.service import found_organization
 from app.organizations import service
 from app.organizations.schemas import (
     AuditEventPublic,
-    MemberPublic,
     OrganizationIn,
     OrganizationPatch,
     OrganizationPublic,
-    PermissionsPublic,
-    RoleIn,
+    organization_public,
 )
-from app.pagination import Page, PageParams, page_params
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/organizations", tags=["organizations"], route_class=TransactionalRoute)
-
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
-
-
-def _public(ctx_id: UUID, name: str, created_at: object, role: str | None) -> OrganizationPublic:
-    return OrganizationPublic.model_validate(
-        {"id": ctx_id, "name": name, "created_at": created_at, "my_role": role}
-    )
 
 
 @router.get("", operation_id="list_organizations", responses=error_responses(401, 403, 422))
@@ -59,20 +46,22 @@ async def list_organizations(
     responses=error_responses(401, 403, 422),
 )
 async def create_organization(
-    body: OrganizationIn, caller: VerifiedCaller, session: Session, response: Response
+    body: OrganizationIn,
+    caller: VerifiedCaller,
+    session: Session,
+    request: Request,
+    response: Response,
 ) -> OrganizationPublic:
     """Create an organization; the caller becomes its admin."""
-    organization, role = await service.create_organization(
-        session, name=body.name, owner_id=caller.user.id
-    )
-    response.headers["Location"] = f"/api/v1/organizations/{organization.id}"
-    return _public(organization.id, organization.name, organization.created_at, role)
+    organization, role = await found_organization(session, name=body.name, owner_id=caller.user.id)
+    response.headers["Location"] = location(request, "get_organization", org_id=organization.id)
+    return organization_public(organization.id, organization.name, organization.created_at, role)
 
 
 @router.get("/{org_id}", operation_id="get_organization", responses=GUARDED)
 async def get_organization(ctx: OrganizationRead) -> OrganizationPublic:
     """One organization, with the caller's role in it."""
-    return _public(ctx.organization_id, ctx.name, ctx.created_at, ctx.role)
+    return organization_public(ctx.organization_id, ctx.name, ctx.created_at, ctx.role)
 
 
 async def _rename(
@@ -80,7 +69,7 @@ async def _rename(
 ) -> OrganizationPublic:
     if name is not None:
         await service.rename_organization(session, ctx.organization_id, name)
-    return _public(
+    return organization_public(
         ctx.organization_id, name if name is not None else ctx.name, ctx.created_at, ctx.role
     )
 
@@ -110,51 +99,6 @@ async def update_organization(
 async def delete_organization(ctx: OrganizationDelete, session: Session) -> Response:
     """Delete the organization with its websites, memberships and invitations."""
     await service.delete_organization(session, ctx.organization_id, ctx.caller.user.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get("/{org_id}/members", operation_id="list_organization_members", responses=GUARDED)
-async def list_members(
-    ctx: OrganizationMembersRead, session: Session, paging: Paging
-) -> Page[MemberPublic]:
-    """The organization's members with their roles."""
-    return await service.list_members(session, ctx.organization_id, paging)
-
-
-@router.patch(
-    "/{org_id}/members/{user_id}",
-    operation_id="update_organization_member",
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def change_member_role(
-    user_id: UUID, body: RoleIn, ctx: OrganizationMembersUpdate, session: Session
-) -> MemberPublic:
-    """Change a member's role (409 `last_admin` when it would leave no admin)."""
-    return await service.change_member_role(
-        session, ctx.policy, ctx.organization_id, user_id, body.role, ctx.caller.user.id
-    )
-
-
-@router.delete(
-    "/{org_id}/members/{user_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="remove_organization_member",
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def remove_member(user_id: UUID, ctx: OrganizationRead, session: Session) -> Response:
-    """Remove a member; any member may remove themself (leave). Keeps an admin (409 `last_admin`)."""
-    leaving = user_id == ctx.caller.user.id
-    require(
-        ctx,
-        *(
-            (Permission.ORGANIZATION_LEAVE, Permission.ORGANIZATION_MEMBER_DELETE)
-            if leaving
-            else (Permission.ORGANIZATION_MEMBER_DELETE,)
-        ),
-    )
-    await service.remove_member(
-        session, ctx.policy, ctx.organization_id, user_id, ctx.caller.user.id
-    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

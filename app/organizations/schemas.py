@@ -5,8 +5,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.authz.permissions import MembershipRole
-from app.types import EmailOut, Name, PatchModel, StrictModel
+from app.memberships.roles import Role
+from app.types import Name, PatchModel, StrictModel
 
 
 class OrganizationIn(StrictModel):
@@ -21,30 +21,16 @@ class OrganizationPublic(BaseModel):
     id: UUID
     name: str
     created_at: datetime
-    my_role: MembershipRole | None
+    my_role: Role | None
 
 
-class MemberUser(BaseModel):
-    id: UUID
-    email: EmailOut
-    full_name: str | None
-
-
-class MemberPublic(BaseModel):
-    user: MemberUser
-    role: MembershipRole
-    joined_at: datetime
-
-
-class RoleIn(StrictModel):
-    role: MembershipRole
-
-
-class PermissionsPublic(BaseModel):
-    """The caller's role and effective permissions (`object:action`), as the enforcer computes them."""
-
-    role: MembershipRole | None
-    permissions: list[str]
+def organization_public(
+    organization_id: UUID, name: str, created_at: datetime, role: str | None
+) -> OrganizationPublic:
+    """An organization, with the caller's role in it, as the API shows it."""
+    return OrganizationPublic.model_validate(
+        {"id": organization_id, "name": name, "created_at": created_at, "my_role": role}
+    )
 
 
 class AuditEventPublic(BaseModel):

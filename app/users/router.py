@@ -1,21 +1,20 @@
 """The /users/me routes."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.auth import service as auth_service
-from app.auth.dependencies import AppSettings, CurrentCaller
+from app.auth.dependencies import CurrentCaller
 from app.auth.schemas import LoginPublic
 from app.authz.guards import Policy
+from app.config import AppSettings
 from app.db import Session, TransactionalRoute
 from app.errors import error_responses
-from app.pagination import Page, PageParams, json_response, page_params
+from app.http import json_response
+from app.pagination import Page, Paging
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
-
-Paging = Annotated[PageParams, Depends(page_params)]
 
 router = APIRouter(prefix="/users/me", tags=["users"], route_class=TransactionalRoute)
 

@@ -9,7 +9,7 @@ from app.authz.engine import PolicyEngine
 from app.config import Settings
 from app.db import utcnow
 from app.errors import BadRequest
-from app.organizations.service import leave_all_organizations
+from app.memberships.service import leave_all_organizations
 from app.users.models import User
 
 

@@ -1,4 +1,4 @@
-"""Websites and website memberships (website-level role assignments)."""
+"""Websites of organizations. Their memberships live in `app.memberships`."""
 
 from datetime import datetime
 from uuid import UUID
@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.db import created_at_column, uuid_pk
-from app.organizations.models import ROLE_CHECK
 
 
 class Website(SQLModel, table=True):
@@ -42,31 +41,3 @@ class Website(SQLModel, table=True):
     host: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     created_at: datetime = created_at_column()
     updated_at: datetime = created_at_column()
-
-
-class WebsiteMembership(SQLModel, table=True):
-    """A user's role on one website (admin or user)."""
-
-    __tablename__ = "website_memberships"
-    __table_args__ = (
-        sa.CheckConstraint(ROLE_CHECK, name="role"),
-        sa.Index(
-            "ix_website_memberships_website_id_created_at_user_id",
-            "website_id",
-            "created_at",
-            "user_id",
-        ),
-    )
-
-    website_id: UUID = Field(
-        sa_column=sa.Column(
-            sa.Uuid, sa.ForeignKey("websites.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    user_id: UUID = Field(
-        sa_column=sa.Column(
-            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-        )
-    )
-    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    created_at: datetime = created_at_column()

@@ -1,10 +1,9 @@
 """The /websites routes and the organization's /websites collection."""
 
 from types import SimpleNamespace
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import Claims, authenticated, require_verified
 from app.authz.guards import (
@@ -12,26 +11,20 @@ from app.authz.guards import (
     OrganizationWebsitesCreate,
     WebsiteContext,
     WebsiteDelete,
-    WebsiteMembersRead,
-    WebsiteMembersUpdate,
     WebsiteRead,
     WebsiteUpdate,
     live_policy,
-    require,
 )
-from app.authz.permissions import WEBSITE_PERMISSIONS, Permission
-from app.authz.schemas import Explain, PermissionsExplained, permissions_answer
-from app.db import Database, Session, TransactionalRoute
-from app.errors import error_responses
-from app.organizations.schemas import MemberPublic, PermissionsPublic, RoleIn
-from app.pagination import Page, PageParams, json_response, page_params
+from app.authz.permissions import WEBSITE_PERMISSIONS
+from app.authz.schemas import Explain, PermissionsExplained, PermissionsPublic, permissions_answer
+from app.db import Database, TransactionalRoute
+from app.errors import GUARDED, error_responses
+from app.http import json_response, location
+from app.pagination import Page, Paging
 from app.websites import service
 from app.websites.schemas import WebsiteIn, WebsitePatch, WebsitePublic, website_item
 
 router = APIRouter(tags=["websites"], route_class=TransactionalRoute)
-
-Paging = Annotated[PageParams, Depends(page_params)]
-GUARDED = error_responses(401, 403, 404, 422)
 
 
 @router.get(
@@ -71,7 +64,7 @@ async def list_organization_websites(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_website(
-    body: WebsiteIn, ctx: OrganizationWebsitesCreate, db: Database
+    body: WebsiteIn, ctx: OrganizationWebsitesCreate, db: Database, request: Request
 ) -> Response:
     """Add a website to the organization (409 `website_exists` when its host is already there)."""
     website = await service.create_website(
@@ -85,7 +78,7 @@ async def create_website(
         website_item(website, ctx.policy.website_role(ctx.role, None)),
         status_code=status.HTTP_201_CREATED,
     )
-    response.headers["Location"] = f"/api/v1/websites/{website.id}"
+    response.headers["Location"] = location(request, "get_website", website_id=website.id)
     return response
 
 
@@ -143,62 +136,6 @@ async def update_website(body: WebsitePatch, ctx: WebsiteUpdate, db: Database) -
 async def delete_website(ctx: WebsiteDelete, db: Database) -> Response:
     """Delete the website with its memberships and invitations."""
     await service.delete_website(db, ctx.website_id, ctx.organization_id, ctx.caller.user.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get(
-    "/websites/{website_id}/members", operation_id="list_website_members", responses=GUARDED
-)
-async def list_members(
-    ctx: WebsiteMembersRead, session: Session, paging: Paging
-) -> Page[MemberPublic]:
-    """The website-level members and their website roles."""
-    return await service.list_members(session, ctx.website_id, paging)
-
-
-@router.patch(
-    "/websites/{website_id}/members/{user_id}",
-    operation_id="update_website_member",
-    responses=GUARDED,
-)
-async def change_member_role(
-    user_id: UUID, body: RoleIn, ctx: WebsiteMembersUpdate, session: Session
-) -> MemberPublic:
-    """Change a website member's role."""
-    return await service.change_member_role(
-        session,
-        website_id=ctx.website_id,
-        organization_id=ctx.organization_id,
-        user_id=user_id,
-        role=body.role,
-        actor_id=ctx.caller.user.id,
-    )
-
-
-@router.delete(
-    "/websites/{website_id}/members/{user_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="remove_website_member",
-    responses=GUARDED,
-)
-async def remove_member(user_id: UUID, ctx: WebsiteRead, session: Session) -> Response:
-    """Remove a website member; any website member may remove themself (leave)."""
-    leaving = user_id == ctx.caller.user.id
-    require(
-        ctx,
-        *(
-            (Permission.WEBSITE_LEAVE, Permission.WEBSITE_MEMBER_DELETE)
-            if leaving
-            else (Permission.WEBSITE_MEMBER_DELETE,)
-        ),
-    )
-    await service.remove_member(
-        session,
-        website_id=ctx.website_id,
-        organization_id=ctx.organization_id,
-        user_id=user_id,
-        actor_id=ctx.caller.user.id,
-    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 import idna
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.authz.permissions import MembershipRole
+from app.memberships.roles import Role
 from app.types import Name, PatchModel, StrictModel
 
 # The authority after the scheme: a bracketed IPv6 address or a name / IPv4 address, then an
@@ -126,7 +126,7 @@ class WebsitePublic(BaseModel):
     name: str
     url: str
     created_at: datetime
-    my_role: MembershipRole | None
+    my_role: Role | None
 
 
 def website_item(website: Any, role: str | None) -> dict[str, Any]:

@@ -1,27 +1,20 @@
-"""Website use cases: listing what the caller may read, creation, changes, deletion, members."""
+"""Website use cases: listing what the caller may read, creation, changes, deletion (members are
+`app.memberships`')."""
 
-from types import SimpleNamespace
 from uuid import UUID, uuid4
 
 import asyncpg
-import sqlalchemy as sa
 from fastapi import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.repository import insert_event
-from app.audit.service import record_event
 from app.auth.repository import Account
 from app.auth.tokens import AccessClaims
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
 from app.db import RequestDatabase, utcnow
 from app.errors import Conflict, NotFound
-from app.organizations.schemas import MemberPublic
-from app.organizations.service import member_public
-from app.pagination import Page, PageParams, build_page, encode_cursor, page_response
-from app.users.models import User
+from app.pagination import PageParams, encode_cursor, page_response
 from app.websites import repository
-from app.websites.models import WebsiteMembership
 from app.websites.schemas import website_host, website_item
 
 
@@ -158,91 +151,3 @@ async def delete_website(
         target_id=website_id,
         before={"name": name, "url": url},
     )
-
-
-async def list_members(
-    session: AsyncSession, website_id: UUID, params: PageParams
-) -> Page[MemberPublic]:
-    """The website-level members (website roles only), oldest first."""
-    rows = (
-        await session.execute(
-            sa.select(
-                User.id,  # type: ignore[call-overload]
-                User.email,
-                User.full_name,
-                WebsiteMembership.role,
-                WebsiteMembership.created_at,
-                WebsiteMembership.user_id.label("cursor_id"),  # type: ignore[attr-defined]
-            )
-            .join(User, User.id == WebsiteMembership.user_id)  # type: ignore[arg-type]
-            .where(
-                WebsiteMembership.website_id == website_id,  # type: ignore[arg-type]
-                params.keyset(WebsiteMembership.created_at, WebsiteMembership.user_id),
-            )
-            .order_by(WebsiteMembership.created_at, WebsiteMembership.user_id)
-            .limit(params.limit + 1)
-        )
-    ).all()
-    return build_page(list(rows), params, member_public)
-
-
-async def _membership(session: AsyncSession, website_id: UUID, user_id: UUID) -> WebsiteMembership:
-    membership = await session.get(WebsiteMembership, (website_id, user_id), with_for_update=True)
-    if membership is None:
-        raise NotFound("No such member.")
-    return membership
-
-
-async def change_member_role(
-    session: AsyncSession,
-    *,
-    website_id: UUID,
-    organization_id: UUID,
-    user_id: UUID,
-    role: str,
-    actor_id: UUID,
-) -> MemberPublic:
-    """Give a website member another role (websites have no last-admin rule)."""
-    membership = await _membership(session, website_id, user_id)
-    if membership.role != role:
-        await record_event(
-            session,
-            organization_id=organization_id,
-            actor_id=actor_id,
-            action="website_member.role_changed",
-            target_type="user",
-            target_id=user_id,
-            before={"role": membership.role, "website_id": str(website_id)},
-            after={"role": role, "website_id": str(website_id)},
-        )
-        membership.role = role
-        await session.flush()
-    user = await session.get(User, user_id)
-    assert user is not None  # noqa: S101 - the membership's foreign key guarantees it
-    return member_public(
-        SimpleNamespace(
-            id=user.id,
-            email=user.email,
-            full_name=user.full_name,
-            role=membership.role,
-            created_at=membership.created_at,
-        )
-    )
-
-
-async def remove_member(
-    session: AsyncSession, *, website_id: UUID, organization_id: UUID, user_id: UUID, actor_id: UUID
-) -> None:
-    """Remove a website member (or let them leave)."""
-    membership = await _membership(session, website_id, user_id)
-    await record_event(
-        session,
-        organization_id=organization_id,
-        actor_id=actor_id,
-        action="website_member.left" if actor_id == user_id else "website_member.removed",
-        target_type="user",
-        target_id=user_id,
-        before={"role": membership.role, "website_id": str(website_id)},
-    )
-    await session.delete(membership)
-    await session.flush()

@@ -22,7 +22,6 @@ The table goes to stdout; progress to stderr. Exit status 0 whether or not targe
 """
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -50,13 +49,10 @@ from app.pagination import encode_cursor
 from scripts.benchmarks.common import (
     DEFAULT_ADMIN_URL,
     copy_rows,
-    create_database,
-    database_url,
-    drop_database,
     hex_id,
     random_ids,
 )
-from scripts.serve import migrate, seed
+from scripts.databases import create_database, database_url, drop_database, prepare
 
 SECRET_KEY = "bench-secret-key-that-is-long-enough-for-hs256-signing"  # noqa: S105
 PASSWORD = "bench password 1"  # noqa: S105 - the benchmark's own users
@@ -684,8 +680,7 @@ def measure_size(
     create_database(admin_url, name)
     results: list[Result] = []
     try:
-        migrate(url)
-        asyncio.run(seed(url))
+        prepare(url, quiet=True)
         data = load(url, size, deletable=deletable)
         ids_file = workdir / f"read-ids-{size}.txt"
         ids_file.write_text("\n".join(data.read_ids) + "\n")
@@ -755,7 +750,7 @@ def measure_size(
             results += measure_scaling(url, size, owner, str(ids_file), options, workdir, smtp_port)
     finally:
         if not options.keep:
-            drop_database(admin_url, name)
+            drop_database(url)
     return results
 
 

@@ -21,7 +21,6 @@ or not the targets are met: the table says which are.
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -57,14 +56,11 @@ from app.errors import Forbidden, NotFound
 from scripts.benchmarks.common import (
     DEFAULT_ADMIN_URL,
     copy_rows,
-    create_database,
-    database_url,
-    drop_database,
     hex_id,
     percentile,
     random_ids,
 )
-from scripts.serve import migrate, seed
+from scripts.databases import create_database, database_url, drop_database, prepare
 
 DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
 CHILD_MARKER = "BENCH-CHILD "
@@ -353,9 +349,9 @@ def memo_miss_us(policy: PolicyEngine, iterations: int) -> list[float]:
         org_role, site_role = rng.choice(ROLE_PAIRS)
         assignments = Assignments(uuid4(), uuid4(), org_role, uuid4(), site_role)
         permission = rng.choice(permissions)
-        # Private on purpose: clearing is what a policy reload does (it builds a new engine),
-        # and building one per sample would time the enforcer's construction instead.
-        policy._memo.clear()
+        # An empty memo is what a policy reload gives (it builds a new engine); building one
+        # per sample would time the enforcer's construction instead.
+        policy.clear_memo()
         started = time.perf_counter_ns()
         policy.allows(assignments, permission)
         samples.append((time.perf_counter_ns() - started) / 1000)
@@ -600,10 +596,7 @@ def measure_size(admin_url: str, name: str, size: int, options: Options) -> Meas
     url = database_url(admin_url, name)
     log(f"== {size:,} role assignments: database {name} (load {os.getloadavg()[0]:.2f})")
     create_database(admin_url, name)
-    migrate(url)
-    # seed() prints a summary line; keep stdout for the results table.
-    with contextlib.redirect_stdout(sys.stderr):
-        asyncio.run(seed(url))
+    prepare(url, quiet=True)
     layout = Layout.for_size(size)
     log(
         f"  seeding {layout.users:,} users, {layout.organizations:,} organizations, "
@@ -679,7 +672,7 @@ def run(admin_url: str, sizes: Sequence[int], options: Options, *, keep: bool) -
             if keep:
                 log(f"kept database {name}")
             else:
-                drop_database(admin_url, name)
+                drop_database(database_url(admin_url, name))
     return [SizeResult.of(m, startups[m.assignments]) for m in measured]
 
 

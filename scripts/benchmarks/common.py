@@ -8,8 +8,6 @@ from collections.abc import Iterable, Sequence
 from math import ceil
 
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from app.db import libpq_url
 
@@ -71,28 +69,6 @@ class Progress:
         self._draw("done")
         sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-def database_url(admin_url: str, name: str) -> str:
-    """The admin URL pointing at database `name` instead."""
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def create_database(admin_url: str, name: str) -> None:
-    """Create `name` afresh (dropping a leftover from an earlier `--keep` run)."""
-    with psycopg.connect(libpq_url(admin_url), autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    """Drop `name`, disconnecting anything still attached."""
-    with psycopg.connect(libpq_url(admin_url), autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def percentile(values: Sequence[float], share: float) -> float:

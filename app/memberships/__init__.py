@@ -1,0 +1,1 @@
+"""Memberships: a user's role in an organization or on one website, at either level."""
