@@ -204,9 +204,10 @@ async def change_member_role(
     organization_id: UUID,
     user_id: UUID,
     role: str,
-    actor_id: UUID,
+    actor_id: UUID | None,
 ) -> MemberPublic:
-    """Give a member another role, keeping an admin."""
+    """Give a member another role, keeping an admin. `actor_id` is None when no user of the
+    API acts (an admin command, see `app.audit.service.acting_as`)."""
     if not await _lock_organization(session, organization_id):
         raise NotFound()
     membership = await _membership(session, organization_id, user_id)
