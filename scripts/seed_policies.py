@@ -66,7 +66,10 @@ async def run(
     try:
         diff = await sync_policy(engine, rows, apply=not (dry_run or check), reason=reason)
     except ReasonRequired as exc:
-        print(f"nothing applied: {exc}", file=sys.stderr)
+        print(
+            f'nothing applied: {exc}; say why with --reason "..." (--dry-run shows the cells)',
+            file=sys.stderr,
+        )
         return 2
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE:

@@ -10,8 +10,9 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
-from app.authz.policy import read_policy_file
-from app.authz.seeding import sync_policy
+from app.authz.policy import PolicyFileError, read_located_policy
+from app.authz.policy_validation import check_invariants, read_invariants
+from app.authz.seeding import ReasonRequired, sync_policy
 from app.config import ROOT_DIR, load_settings
 from app.db import create_engine
 
@@ -24,11 +25,23 @@ def migrate(database_url: str) -> None:
 
 
 async def seed(database_url: str) -> None:
-    """Load policies/policy.csv into the database."""
+    """Load policies/policy.csv into the database, as `make seed-policies` does; exits with the
+    reason when the file is refused, or when it changes who may do what in a database that
+    already holds a policy (that takes `make seed-policies REASON="..."`)."""
+    try:
+        located = read_located_policy()
+        check_invariants(located, read_invariants())
+    except PolicyFileError as exc:
+        raise SystemExit(f"policy refused:\n{exc}") from None
     engine = create_engine(database_url, pool_size=1)
     try:
-        diff = await sync_policy(engine, read_policy_file(), apply=True)
+        diff = await sync_policy(engine, [row for row, _ in located], apply=True)
         print(f"policy: +{len(diff.to_add)} -{len(diff.to_remove)} rows")
+    except ReasonRequired as exc:
+        raise SystemExit(
+            f"policies/policy.csv was not applied: {exc}; run `make seed-policies "
+            'ARGS=--dry-run` to see it and `make seed-policies REASON="..."` to apply it'
+        ) from None
     finally:
         await engine.dispose()
 

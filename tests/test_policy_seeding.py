@@ -43,10 +43,12 @@ def seed(url: str, *args: str, policy=None) -> subprocess.CompletedProcess[str]:
 
 
 def query(url: str, statement: str) -> list[tuple]:
+    """Run one statement in its own committed transaction; its rows."""
+
     async def go():
         engine = create_engine(url, pool_size=1)
         try:
-            async with engine.connect() as connection:
+            async with engine.begin() as connection:
                 return [tuple(r) for r in await connection.execute(sa.text(statement))]
         finally:
             await engine.dispose()
@@ -238,3 +240,21 @@ class TestTheServiceRefusesABadPolicy:
             assert store.current is loaded
         finally:
             await engine.dispose()
+
+
+class TestServeSeeding:
+    def test_make_run_does_not_apply_a_change_of_who_may_do_what_without_a_reason(
+        self, scratch_database
+    ):
+        from scripts.serve import seed as serve_seed
+
+        # The database lost a grant the file holds: applying the file would move a cell.
+        query(
+            scratch_database,
+            "DELETE FROM casbin_rule WHERE v0 = 'org_admin' AND v1 = 'audit_event' " "RETURNING id",
+        )
+        before = state(scratch_database)
+        with pytest.raises(SystemExit) as stopped:
+            asyncio.run(serve_seed(scratch_database))
+        assert 'make seed-policies REASON="..."' in str(stopped.value.code)
+        assert state(scratch_database) == before

@@ -88,8 +88,7 @@ async def sync_policy(
             reason = reason or INITIAL_REASON
         elif diff.effect and not (reason and reason.strip()):
             raise ReasonRequired(
-                f"this change alters {len(diff.effect)} who-may-do-what cells: "
-                'say why with --reason "..."'
+                f"this change alters {len(diff.effect)} who-may-do-what cells and needs a reason"
             )
         for row in diff.to_remove:
             values = _values(row)
