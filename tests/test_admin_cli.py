@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -14,13 +15,14 @@ from httpx import ASGITransport, AsyncClient
 from app.admin import service
 from app.admin.service import ADMIN_ACTOR, AdminError
 from app.audit.models import AuditEvent
-from app.audit.service import acting_as
+from app.audit.repository import insert_event
+from app.audit.service import acting_as, record_event
 from app.auth.passwords import verify_password
 from app.config import Settings
 from app.db import create_engine, session_factory
 from app.main import create_app
 from scripts import admin as cli
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import SessionBoundDatabase, create_database, drop_database, make_settings
 from tests.factories import (
     PASSWORD,
     auth_headers,
@@ -349,3 +351,30 @@ class TestTheCommandLine:
             await engine.dispose()
         assert answer.status_code == 403
         assert answer.json()["code"] == "account_disabled"
+
+
+class TestActingAs:
+    async def test_both_audit_writers_name_the_actor_only_inside_the_block(self, app, session):
+        db = SessionBoundDatabase(app.state.engine, app.state.sessions, session)
+        targets = [uuid.uuid4() for _ in range(4)]
+
+        async def record(target, *, raw: bool) -> None:
+            fields = {
+                "organization_id": uuid.uuid4(),
+                "actor_id": None,
+                "action": "test.event",
+                "target_type": "user",
+                "target_id": target,
+            }
+            if raw:
+                await insert_event(db, **fields)
+            else:
+                await record_event(session, **fields)
+
+        with acting_as(ADMIN_ACTOR):
+            await record(targets[0], raw=False)
+            await record(targets[1], raw=True)
+        await record(targets[2], raw=False)
+        await record(targets[3], raw=True)
+        actors = [[e.actor for e in await events(session, target)] for target in targets]
+        assert actors == [[ADMIN_ACTOR], [ADMIN_ACTOR], [None], [None]]

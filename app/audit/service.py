@@ -21,9 +21,14 @@ _INSERT_EVENT = sa.insert(cast(sa.Table, sa.inspect(AuditEvent).local_table))
 _acting: ContextVar[str | None] = ContextVar("audit_actor", default=None)
 
 
+def current_actor() -> str | None:
+    """Who acts when it is not a user of the API (set by `acting_as`), else None."""
+    return _acting.get()
+
+
 @contextmanager
 def acting_as(actor: str) -> Iterator[None]:
-    """Record the events of the block (`record_event`) with `actor` (`admin-cli`) as who acted."""
+    """Record the events of the block with `actor` (`admin-cli`) as who acted."""
     token = _acting.set(actor)
     try:
         yield
