@@ -152,22 +152,14 @@ async def explain(connection: AsyncConnection, question: Question) -> list[str]:
         )
     else:
         sources = policy_file_lines()
+        wanted = (question.permission.object, question.permission.action)
         granting = [
-            row
+            f"{', '.join(row)} ({sources.get(row, 'not in the policy file')})"
             for row in policy.rows
-            if row[0] == "p" and row[2:] == (question.permission.object, question.permission.action)
+            if row[0] == "p" and row[2:] == wanted
         ]
         lines.append("  no policy row grants it to the roles held or the roles they inherit;")
-        lines.append(
-            "  rows that grant it: "
-            + (
-                "; ".join(
-                    f"{', '.join(row)} ({sources.get(row, 'not in the policy file')})"
-                    for row in granting
-                )
-                or "none"
-            )
-        )
+        lines.append(f"  rows that grant it: {'; '.join(granting) or 'none'}")
     if user.disabled_at is not None:
         answer = "401 (the account is disabled: it cannot log in until enable-user)"
     elif user.email_verified_at is None:
