@@ -9,6 +9,7 @@ read.
 
 import argparse
 import asyncio
+import signal
 import sys
 from typing import Any
 
@@ -57,6 +58,8 @@ async def history(database_url: str, limit: int) -> list[str]:
 
 
 def main() -> None:
+    # Output piped into `head` ends quietly, as other command-line tools do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -12,6 +12,7 @@ equal.
 import argparse
 import csv
 import io
+import signal
 import sys
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def readme_table(readme: str) -> str:
 
 
 def main() -> None:
+    # Output piped into `head` ends quietly, as other command-line tools do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
