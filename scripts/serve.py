@@ -7,8 +7,25 @@ import os
 
 import uvicorn
 
+from app.authz.policy import PolicyFileError
+from app.authz.seeding import ReasonRequired
 from app.config import load_settings
 from scripts.databases import prepare
+
+
+def prepare_or_exit(database_url: str) -> None:
+    """Migrate and seed as `make seed-policies` would; exits with the reason when the policy file
+    is refused, or when it changes who may do what in a database that already holds a policy
+    (that takes `make seed-policies REASON="..."`, so the change is recorded with its reason)."""
+    try:
+        prepare(database_url)
+    except PolicyFileError as exc:
+        raise SystemExit(f"policy refused:\n{exc}") from None
+    except ReasonRequired as exc:
+        raise SystemExit(
+            f"policies/policy.csv was not applied: {exc}; run `make seed-policies "
+            'ARGS=--dry-run` to see it and `make seed-policies REASON="..."` to apply it'
+        ) from None
 
 
 def main() -> None:
@@ -21,7 +38,7 @@ def main() -> None:
         server, database_url = start_embedded()
         os.environ["DATABASE_URL"] = database_url
         print("embedded PostgreSQL ready in .data/postgres")
-    prepare(database_url)
+    prepare_or_exit(database_url)
     try:
         uvicorn.run(
             "app.main:app",
