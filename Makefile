@@ -13,7 +13,9 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
-        rollback seed-policies check-policies policy-table send-mail openapi bench bench-authz clean
+        rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
+        bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
+        enable-user
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -57,14 +59,51 @@ upgrade: install ## Apply every migration (DATABASE_URL)
 rollback: install ## Undo the last migration (DATABASE_URL)
 	$(BIN)/alembic downgrade -1
 
-seed-policies: install ## Load policies/policy.csv into the database (DATABASE_URL)
-	$(BIN)/python -m scripts.seed_policies
+seed-policies: install ## Load policies/policy.csv into the database: make seed-policies REASON="why" (DATABASE_URL)
+	$(BIN)/python -m scripts.seed_policies $${REASON:+--reason "$$REASON"} $(ARGS)
 
-check-policies: install ## Exit 1 if the database's policy differs from policies/ (DATABASE_URL)
-	$(BIN)/python -m scripts.seed_policies --check
+check-policies: install ## Exit 1 if the database's policy differs from policies/, 2 if the file is refused (DATABASE_URL)
+	$(BIN)/python -m scripts.seed_policies --check $(ARGS)
 
-policy-table: install ## Print the who-may-do-what table, computed by the enforcer
-	$(BIN)/python -m scripts.policy_table
+policy-table: install ## Who may do what, computed by the enforcer: ARGS="--policy FILE --format markdown|csv"
+	$(BIN)/python -m scripts.policy_table $(ARGS)
+
+policy-history: install ## Applied policy changes, newest first: version, time, reason, diff (DATABASE_URL)
+	$(BIN)/python -m scripts.policy_history $(ARGS)
+
+explain: install ## Why a user may or may not: make explain USER=<email> ORG=<id>|WEBSITE=<id> PERMISSION=<object:action>
+	@test "$(origin USER)" = "command line" -a -n "$(PERMISSION)" -a -n "$(ORG)$(WEBSITE)" || { \
+	  echo 'usage: make explain USER=<email> ORG=<id>|WEBSITE=<id> PERMISSION=<object:action>'; exit 2; }
+	$(BIN)/python -m scripts.explain --user "$$USER" $(if $(ORG),--org "$(ORG)") \
+	  $(if $(WEBSITE),--website "$(WEBSITE)") "$(PERMISSION)"
+
+# Admin commands (scripts/admin.py): one transaction each, audited with the actor admin-cli.
+need-email = @test -n "$(EMAIL)" || { echo 'usage: make $@ EMAIL=<email>$(1)'; exit 2; }
+
+create-user: install ## Verified account with its organization: make create-user EMAIL=<email> [ARGS=--password-stdin]
+	$(call need-email, [ARGS=--password-stdin])
+	$(BIN)/python -m scripts.admin create-user "$(EMAIL)" $(ARGS)
+
+verify-user: install ## Mark an account's email verified: make verify-user EMAIL=<email>
+	$(need-email)
+	$(BIN)/python -m scripts.admin verify-user "$(EMAIL)"
+
+set-role: install ## Organization role, last-admin rule kept: make set-role ORG=<id> EMAIL=<email> ROLE=admin|user
+	@test -n "$(ORG)" -a -n "$(EMAIL)" -a -n "$(ROLE)" || { \
+	  echo 'usage: make set-role ORG=<id> EMAIL=<email> ROLE=admin|user'; exit 2; }
+	$(BIN)/python -m scripts.admin set-role --org "$(ORG)" "$(EMAIL)" "$(ROLE)"
+
+revoke-sessions: install ## End every login of an account: make revoke-sessions EMAIL=<email>
+	$(need-email)
+	$(BIN)/python -m scripts.admin revoke-sessions "$(EMAIL)"
+
+disable-user: install ## End every login and refuse logging in: make disable-user EMAIL=<email>
+	$(need-email)
+	$(BIN)/python -m scripts.admin disable-user "$(EMAIL)"
+
+enable-user: install ## Let a disabled account log in again: make enable-user EMAIL=<email>
+	$(need-email)
+	$(BIN)/python -m scripts.admin enable-user "$(EMAIL)"
 
 send-mail: install ## Run the outbox sender alone (DATABASE_URL, SMTP_*)
 	$(BIN)/python -m scripts.send_mail

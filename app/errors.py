@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     INVALID_REFRESH_TOKEN = "invalid_refresh_token"  # noqa: S105 - a code, not a secret
     FORBIDDEN = "forbidden"
     EMAIL_NOT_VERIFIED = "email_not_verified"
+    ACCOUNT_DISABLED = "account_disabled"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"

@@ -15,6 +15,7 @@ from app.auth.pages import router as pages_router
 from app.auth.passwords import configure_hash_concurrency
 from app.auth.ratelimit import RateLimiter, rate_limit_redis
 from app.auth.router import router as auth_router
+from app.authz.policy import PolicyFileError
 from app.authz.sync import PolicyStore
 from app.config import Settings, get_settings
 from app.db import RequestDatabase, create_engine, session_factory
@@ -98,6 +99,12 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         try:
             try:
                 await store.reload()
+            except PolicyFileError as exc:
+                # A policy that would decide wrongly is worse than no service: refuse to start.
+                logger.error("invalid authorization policy in the database:\n%s", exc)
+                raise RuntimeError(
+                    f"invalid authorization policy in the database:\n{exc}"
+                ) from None
             except (
                 Exception
             ) as exc:  # noqa: BLE001 - the watcher keeps trying; /health/ready says 503

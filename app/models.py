@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from app.audit.models import AuditEvent
 from app.auth.models import AccountToken, LoginSession, RefreshToken
-from app.authz.models import CasbinRule, PolicyVersion
+from app.authz.models import CasbinRule, PolicyChange, PolicyVersion
 from app.invitations.models import Invitation
 from app.mail.models import OutboxMail
 from app.memberships.models import OrganizationMembership, WebsiteMembership
@@ -23,6 +23,7 @@ __all__ = [
     "Organization",
     "OrganizationMembership",
     "OutboxMail",
+    "PolicyChange",
     "PolicyVersion",
     "RefreshToken",
     "User",

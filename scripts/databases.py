@@ -13,7 +13,8 @@ from alembic.config import Config
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from app.authz.policy import read_policy_file
+from app.authz.policy import read_located_policy
+from app.authz.policy_validation import check_invariants, read_invariants
 from app.authz.seeding import sync_policy
 from app.config import ROOT_DIR
 from app.db import create_engine, libpq_url
@@ -54,10 +55,15 @@ def migrate(url: str, *, log: bool = True) -> None:
 
 
 async def seed(url: str) -> str:
-    """Load policies/policy.csv into the database; returns what changed, as one line."""
+    """Load policies/policy.csv into the database as the seed script does: the file must pass the
+    loader's checks and the invariants (`PolicyFileError`), and a change to who may do what in a
+    database that already holds a policy needs the seed script's reason (`ReasonRequired`).
+    Returns what changed, as one line."""
+    located = read_located_policy()
+    check_invariants(located, read_invariants())
     engine = create_engine(url, pool_size=1)
     try:
-        diff = await sync_policy(engine, read_policy_file(), apply=True)
+        diff = await sync_policy(engine, [row for row, _ in located], apply=True)
     finally:
         await engine.dispose()
     return f"policy: +{len(diff.to_add)} -{len(diff.to_remove)} rows"

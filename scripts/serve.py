@@ -8,11 +8,28 @@ import os
 
 import uvicorn
 
+from app.authz.policy import PolicyFileError
+from app.authz.seeding import ReasonRequired
 from app.config import ROOT_DIR, load_settings
 from app.logging import configure_logging
 from scripts.databases import prepare
 
 logger = logging.getLogger("app.serve")
+
+
+def prepare_or_exit(database_url: str) -> None:
+    """Migrate and seed as `make seed-policies` would; exits with the reason when the policy file
+    is refused, or when it changes who may do what in a database that already holds a policy
+    (that takes `make seed-policies REASON="..."`, so the change is recorded with its reason)."""
+    try:
+        prepare(database_url)
+    except PolicyFileError as exc:
+        raise SystemExit(f"policy refused:\n{exc}") from None
+    except ReasonRequired as exc:
+        raise SystemExit(
+            f"policies/policy.csv was not applied: {exc}; run `make seed-policies "
+            'ARGS=--dry-run` to see it and `make seed-policies REASON="..."` to apply it'
+        ) from None
 
 
 def main() -> None:
@@ -28,7 +45,7 @@ def main() -> None:
         server, database_url = start_embedded()
         os.environ["DATABASE_URL"] = database_url
         logger.info("embedded PostgreSQL ready in .data/postgres")
-    prepare(database_url)
+    prepare_or_exit(database_url)
     # Settings refuse RELOAD in production and with several workers.
     reload = settings.reload
     try:

@@ -144,8 +144,14 @@ class TestPolicyFile:
 
     def test_comments_and_blank_lines_are_skipped(self, tmp_path):
         path = tmp_path / "policy.csv"
-        path.write_text("# c\n\np, org_user, organization, read\n")
-        assert read_policy_file(path) == [("p", "org_user", "organization", "read")]
+        # The hierarchy row keeps the policy valid: org_admin must hold what org_user holds.
+        path.write_text(
+            "# c\n\ng, org_admin, org_user, org\n  # indented\np, org_user, organization, read\n"
+        )
+        assert read_policy_file(path) == [
+            ("g", "org_admin", "org_user", "org"),
+            ("p", "org_user", "organization", "read"),
+        ]
 
 
 def reference(org_role: str | None, site_role: str | None, permission: P) -> bool:

@@ -134,8 +134,11 @@ class TestSeedScript:
         assert result.returncode == 2
         assert asyncio.run(version()) == before
         edited = tmp_path / "policy.csv"
-        edited.write_text(POLICY_PATH.read_text() + "p, website_user, website, delete\n")
-        assert run_seed(scratch_database, policy=edited).returncode == 0
+        edited.write_text(POLICY_PATH.read_text() + "p, website_user, website_invitation, read\n")
+        applied = run_seed(
+            scratch_database, "--reason", "website users see invitations", policy=edited
+        )
+        assert applied.returncode == 0, applied.stderr
         assert asyncio.run(version()) == before + 1
 
     def test_database_refuses_non_identifier_values(self, scratch_database):
@@ -204,7 +207,10 @@ class TestPropagation:
                 edited.write_text(
                     POLICY_PATH.read_text().replace("p, org_user, organization, update\n", "")
                 )
-                assert run_seed(scratch_database, policy=edited).returncode == 0
+                applied = run_seed(
+                    scratch_database, "--reason", "org users keep names", policy=edited
+                )
+                assert applied.returncode == 0
                 changed_at = time.monotonic()
                 target = versions.pop() + 1
                 seen_pids_current: set[int] = set()

@@ -254,7 +254,15 @@ class TestTwoInstances:
 
 def _seed(database_url: str, policy: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-m", "scripts.seed_policies", "--policy", str(policy)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.seed_policies",
+            "--policy",
+            str(policy),
+            "--reason",
+            "the instances test changes who may rename",
+        ],
         env={**os.environ, "DATABASE_URL": database_url},
         capture_output=True,
         text=True,

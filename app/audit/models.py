@@ -1,7 +1,9 @@
 """The audit events table.
 
 `organization_id` is deliberately not a foreign key: the event that records an organization's
-deletion must outlive the organization.
+deletion must outlive the organization. It is null for an event about an account alone (an
+account disabled by an admin). `actor` names who acted when it is not a user of the API
+(`admin-cli`); `actor_id` names the user who acted through the API.
 """
 
 from datetime import datetime
@@ -26,8 +28,9 @@ class AuditEvent(SQLModel, table=True):
     )
 
     id: UUID = uuid_pk()
-    organization_id: UUID = Field(sa_column=sa.Column(sa.Uuid, nullable=False))
+    organization_id: UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid))
     actor_id: UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid))
+    actor: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
     action: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     target_type: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
     target_id: UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid))

@@ -4,12 +4,13 @@ import json
 from typing import Any
 from uuid import UUID, uuid4
 
+from app.audit.service import current_actor
 from app.db import RequestDatabase, utcnow
 
 _INSERT_EVENT = """
 INSERT INTO audit_events
-  (id, organization_id, actor_id, action, target_type, target_id, before, after, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
+  (id, organization_id, actor_id, action, target_type, target_id, before, after, created_at, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)
 """
 
 
@@ -36,4 +37,5 @@ async def insert_event(
         json.dumps(before) if before is not None else None,
         json.dumps(after) if after is not None else None,
         utcnow(),
+        current_actor(),
     )

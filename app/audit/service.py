@@ -1,5 +1,8 @@
 """Recording audit events in the transaction of the change they describe."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -13,11 +16,30 @@ from app.db import utcnow
 # bulk machinery and a fresh cache key on every call.
 _INSERT_EVENT = sa.insert(cast(sa.Table, sa.inspect(AuditEvent).local_table))
 
+# Who acts when it is not a user of the API: every event recorded meanwhile names it, those of
+# the service functions an admin command calls included.
+_acting: ContextVar[str | None] = ContextVar("audit_actor", default=None)
+
+
+def current_actor() -> str | None:
+    """Who acts when it is not a user of the API (set by `acting_as`), else None."""
+    return _acting.get()
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record the events of the block with `actor` (`admin-cli`) as who acted."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
 
 async def record_event(
     session: AsyncSession,
     *,
-    organization_id: UUID,
+    organization_id: UUID | None,
     actor_id: UUID | None,
     action: str,
     target_type: str,
@@ -38,6 +60,7 @@ async def record_event(
             "id": uuid4(),
             "organization_id": organization_id,
             "actor_id": actor_id,
+            "actor": _acting.get(),
             "action": action,
             "target_type": target_type,
             "target_id": target_id,

@@ -85,7 +85,7 @@ async def register(
     return MAIL_ACCEPTED
 
 
-@router.post("/login", operation_id="login", responses=error_responses(401, 422, 429))
+@router.post("/login", operation_id="login", responses=error_responses(401, 403, 422, 429))
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,

@@ -16,7 +16,7 @@ from app.auth.schemas import LoginPublic, login_public
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import InvalidToken, NotFound, Unauthorized, ValidationFailed
+from app.errors import Forbidden, InvalidToken, NotFound, Unauthorized, ValidationFailed
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
 from app.memberships.service import found_organization
@@ -187,6 +187,23 @@ async def login(
     if user is None or not ok:
         raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
     session = db.session
+    # Read under a share lock: a concurrent `disable-user` either is seen here, or waits for this
+    # login to commit and then ends it with the account's other logins.
+    account = (
+        await session.execute(
+            sa.select(col(User.disabled_at))
+            .where(col(User.id) == user.id)
+            .with_for_update(read=True)
+        )
+    ).first()
+    if account is None:
+        raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
+    if account.disabled_at is not None:
+        # Only to the right password: the answer tells nothing to whoever does not know it.
+        raise Forbidden(
+            "This account is disabled; an administrator can enable it again.",
+            code="account_disabled",
+        )
     if new_hash:
         # Compare-and-swap: a parallel login that already upgraded the hash wins.
         await session.execute(

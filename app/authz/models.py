@@ -1,4 +1,4 @@
-"""The Casbin rule table (policy rows only) and the policy version row.
+"""The Casbin rule table (policy rows only), the policy version row and the policy history.
 
 Role assignments do not live here: they are the membership tables, read per request. Only the
 rows of `policies/` are stored, and a CHECK constraint keeps every value to the identifier
@@ -6,8 +6,10 @@ alphabet, because Casbin re-splits rows on commas and chokes on parentheses.
 """
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.db import created_at_column
@@ -54,3 +56,17 @@ class PolicyVersion(SQLModel, table=True):
     )
     version: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
     updated_at: datetime = created_at_column()
+
+
+class PolicyChange(SQLModel, table=True):
+    """One applied policy change: the version it produced, its row diff and the who-may-do-what
+    cells it flipped, why it was made, and when (`make policy-history`)."""
+
+    __tablename__ = "policy_changes"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, primary_key=True))
+    version: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, unique=True))
+    # {"added": [[ptype, v0, ...]], "removed": [...], "effect": [{role, permission, before, after}]}
+    diff: dict[str, Any] = Field(sa_column=sa.Column(JSONB, nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    created_at: datetime = created_at_column()

@@ -1,16 +1,26 @@
 """Loading `policies/` into the database: diff, drift check, apply.
 
-Applying is one transaction: rows removed and added, the policy version bumped, and
-`NOTIFY policy_changed` sent (PostgreSQL delivers it on commit), so running workers reload
-within a second. An unchanged policy changes nothing and bumps nothing.
+Applying is one transaction: rows removed and added, the policy version bumped, the change
+recorded in the policy history (diff, effect, reason), and `NOTIFY policy_changed` sent
+(PostgreSQL delivers it on commit), so running workers reload within a second. An unchanged
+policy changes nothing and bumps nothing.
 """
 
+import json
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.authz.effect import CellChange, effect
 from app.authz.policy import CASBIN_RULE, POLICY_CHANNEL, PolicyRow
+
+INITIAL_REASON = "initial policy"
+
+
+class ReasonRequired(ValueError):
+    """Applying a change to who may do what needs a reason, kept in the policy history."""
+
 
 # Serializes concurrent seed runs on one database.
 SEED_LOCK_ID = 7_402_118_302
@@ -22,6 +32,8 @@ class PolicyDiff:
 
     to_add: list[PolicyRow] = field(default_factory=list)
     to_remove: list[PolicyRow] = field(default_factory=list)
+    effect: list[CellChange] = field(default_factory=list)
+    version: int | None = None  # the version applying produced; None when nothing was applied
 
     @property
     def empty(self) -> bool:
@@ -33,14 +45,29 @@ class PolicyDiff:
             f"+ {', '.join(r)}" for r in self.to_add
         ]
 
+    def as_json(self) -> dict[str, object]:
+        """The diff as the policy history keeps it."""
+        return {
+            "added": [list(r) for r in self.to_add],
+            "removed": [list(r) for r in self.to_remove],
+            "effect": [change.as_json() for change in self.effect],
+        }
+
 
 def _values(row: PolicyRow) -> dict[str, str | None]:
     padded = list(row[1:]) + [None] * (6 - len(row[1:]))
     return {"ptype": row[0], **{f"v{i}": padded[i] for i in range(6)}}
 
 
-async def sync_policy(engine: AsyncEngine, wanted: list[PolicyRow], *, apply: bool) -> PolicyDiff:
-    """Compare the database's policy rows with `wanted`; with `apply`, make them equal."""
+async def sync_policy(
+    engine: AsyncEngine, wanted: list[PolicyRow], *, apply: bool, reason: str | None = None
+) -> PolicyDiff:
+    """Compare the database's policy rows with `wanted` (rows and who-may-do-what cells); with
+    `apply`, make them equal and record the change with its reason.
+
+    A change whose effect is not empty needs a reason (`ReasonRequired`, nothing changed),
+    except the first load into an empty database, recorded as the initial policy.
+    """
     async with engine.begin() as connection:
         await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": SEED_LOCK_ID})
         result = await connection.execute(
@@ -52,8 +79,17 @@ async def sync_policy(engine: AsyncEngine, wanted: list[PolicyRow], *, apply: bo
             to_add=[r for r in wanted if r not in current_set],
             to_remove=[r for r in current if r not in wanted_set],
         )
-        if not apply or diff.empty:
+        if diff.empty:
             return diff
+        diff.effect = effect(current, wanted)
+        if not apply:
+            return diff
+        if not current:
+            reason = reason or INITIAL_REASON
+        elif diff.effect and not (reason and reason.strip()):
+            raise ReasonRequired(
+                f"this change alters {len(diff.effect)} who-may-do-what cells and needs a reason"
+            )
         for row in diff.to_remove:
             values = _values(row)
             conditions = [
@@ -63,10 +99,20 @@ async def sync_policy(engine: AsyncEngine, wanted: list[PolicyRow], *, apply: bo
             await connection.execute(sa.delete(CASBIN_RULE).where(*conditions))
         if diff.to_add:
             await connection.execute(sa.insert(CASBIN_RULE), [_values(r) for r in diff.to_add])
+        diff.version = (
+            await connection.execute(
+                sa.text(
+                    "UPDATE policy_version SET version = version + 1, updated_at = now() "
+                    "WHERE id = 1 RETURNING version"
+                )
+            )
+        ).scalar_one()
         await connection.execute(
             sa.text(
-                "UPDATE policy_version SET version = version + 1, updated_at = now() WHERE id = 1"
-            )
+                "INSERT INTO policy_changes (version, diff, reason) "
+                "VALUES (:version, CAST(:diff AS jsonb), :reason)"
+            ),
+            {"version": diff.version, "diff": json.dumps(diff.as_json()), "reason": reason},
         )
         await connection.execute(sa.text(f"NOTIFY {POLICY_CHANNEL}"))
         return diff

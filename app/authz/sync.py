@@ -14,7 +14,8 @@ import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.authz.engine import PolicyEngine
-from app.authz.policy import POLICY_CHANNEL, read_policy_rows
+from app.authz.policy import POLICY_CHANNEL, PolicyFileError, read_policy_rows
+from app.authz.policy_validation import validate_policy
 from app.db import libpq_url
 
 logger = logging.getLogger("app.authz")
@@ -28,6 +29,8 @@ class PolicyStore:
         self._dsn = libpq_url(database_url)
         self._check_seconds = check_seconds
         self.current: PolicyEngine | None = None
+        # The last version refused as invalid: reported once, not on every check.
+        self._refused_version: int | None = None
 
     @property
     def ready(self) -> bool:
@@ -41,20 +44,38 @@ class PolicyStore:
         return self.current
 
     async def reload(self) -> PolicyEngine:
-        """Read the policy from the database, build a new engine aside, then swap it in."""
+        """Read the policy from the database, build a new engine aside, then swap it in.
+
+        Raises `PolicyFileError` (naming each bad row and why) for a policy that fails
+        validation, keeping the engine it had.
+        """
         async with self._db.connect() as connection:
-            version, rows = await read_policy_rows(connection)
-        fresh = PolicyEngine(rows, version)
+            version, located = await read_policy_rows(connection)
+        validate_policy(located)
+        fresh = PolicyEngine((row for row, _ in located), version)
         self.current = fresh
-        logger.info("policy version %s loaded (%s rows)", version, len(rows))
+        logger.info("policy version %s loaded (%s rows)", version, len(located))
         return fresh
 
     async def _reload_if_changed(self, connection: psycopg.AsyncConnection[tuple[int]]) -> None:
         cursor = await connection.execute("SELECT version FROM policy_version WHERE id = 1")
         row = await cursor.fetchone()
         version = int(row[0]) if row else 0
-        if self.current is None or version != self.current.version:
+        if self.current is not None and version == self.current.version:
+            return
+        if version == self._refused_version:
+            return
+        try:
             await self.reload()
+        except PolicyFileError as exc:
+            # A running worker keeps deciding with the policy it has; only start-up refuses.
+            self._refused_version = version
+            logger.error(
+                "policy version %s refused, keeping version %s:\n%s",
+                version,
+                self.current.version if self.current else "none",
+                exc,
+            )
 
     async def watch(self) -> None:
         """Run forever: LISTEN for changes, re-check the version row, reconnect on failure."""

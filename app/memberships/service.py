@@ -206,9 +206,10 @@ async def change_role(
     organization_id: UUID,
     user_id: UUID,
     role: str,
-    actor_id: UUID,
+    actor_id: UUID | None,
 ) -> MemberPublic:
-    """Give a member another role at this level; an organization keeps an admin."""
+    """Give a member another role at this level; an organization keeps an admin. `actor_id` is
+    None when no user of the API acts (an admin command, see `app.audit.service.acting_as`)."""
     membership = await _locked_membership(session, level, scope_id, user_id)
     previous = membership.role
     if previous != role:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.memberships.roles import Role
 from app.types import Name, PatchModel, StrictModel
@@ -37,6 +37,11 @@ class AuditEventPublic(BaseModel):
     id: UUID
     organization_id: UUID
     actor_id: UUID | None
+    actor: str | None = Field(
+        default=None,
+        description="Who acted when it was not a user of the API: `admin-cli` for the admin "
+        "commands; null when `actor_id` names the user who acted.",
+    )
     action: str
     target_type: str
     target_id: UUID | None

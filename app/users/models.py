@@ -23,5 +23,9 @@ class User(SQLModel, table=True):
     email_verified_at: datetime | None = Field(
         default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
     )
+    # Set by `python -m scripts.admin disable-user`: logging in is refused until it is cleared.
+    disabled_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
+    )
     created_at: datetime = created_at_column()
     updated_at: datetime = created_at_column()
