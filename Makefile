@@ -13,8 +13,9 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
-        rollback seed-policies check-policies policy-table policy-history explain send-mail bench \
-        bench-authz clean create-user verify-user set-role revoke-sessions disable-user enable-user
+        rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
+        bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
+        enable-user
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -29,7 +30,7 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## Create .venv from the lock file
 
-run: install ## Serve the API (embedded PostgreSQL unless DATABASE_URL is set)
+run: install ## Serve the API (embedded PostgreSQL unless DATABASE_URL is set; RELOAD=1 reloads on code changes)
 	$(BIN)/python -m scripts.serve
 
 test: install ## The whole test suite, in parallel, against real PostgreSQL
@@ -106,6 +107,9 @@ enable-user: install ## Let a disabled account log in again: make enable-user EM
 
 send-mail: install ## Run the outbox sender alone (DATABASE_URL, SMTP_*)
 	$(BIN)/python -m scripts.send_mail
+
+openapi: install ## Write the OpenAPI document to docs/openapi.json (commit it; CI fails when it is stale)
+	$(BIN)/python -m scripts.openapi
 
 bench: install ## API throughput against a floor app, 1e3 and 1e6 websites (BENCH_DATABASE_URL; needs wrk)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk (Debian's package)"; exit 2; }

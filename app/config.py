@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT_DIR / ".data"
@@ -18,6 +21,56 @@ DATA_DIR = ROOT_DIR / ".data"
 
 # A browser's Origin header: scheme, host and an optional port, nothing else.
 _ORIGIN = re.compile(r"https?://[^/?#@\s]+")
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL (https://host[:port][/path])")
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError("is not a database URL (postgresql://user:pass@host:5432/db)") from None
+    if url.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"{url.get_backend_name()!r} is not PostgreSQL: use postgresql://user:pass@host/db"
+        )
+    return value
+
+
+def _redis_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("is not a Redis URL (redis://host:6379/0, rediss://… or unix://…)")
+    return value
+
+
+# local@host.domain: what a mail server takes in MAIL FROM. The default's domain (blokid.local)
+# is a special-use name that an address checker for user input refuses, so the check is ours.
+_SENDER_ADDRESS = re.compile(
+    r"[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _sender(value: str) -> str:
+    _, address = parseaddr(value)
+    if any(ch in value for ch in "\r\n") or not _SENDER_ADDRESS.fullmatch(address):
+        raise ValueError(
+            f'{value!r} is not a sender address: use "Name <sender@example.com>" or '
+            "sender@example.com"
+        )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+RedisUrl = Annotated[str, AfterValidator(_redis_url)]
+Sender = Annotated[str, AfterValidator(_sender)]
 
 
 class Environment(StrEnum):
@@ -32,17 +85,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Environment = Environment.DEVELOPMENT
-    database_url: str | None = None
+    database_url: DatabaseUrl | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_prepared_statements: bool = True
-    redis_url: str | None = None
+    redis_url: RedisUrl | None = None
     secret_key: str | None = None
-    public_url: str | None = None
-    frontend_url: str | None = None
+    public_url: HttpUrl | None = None
+    frontend_url: HttpUrl | None = None
     cors_origins: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    reload: bool = False
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -50,7 +104,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: bool = False
     smtp_ssl: bool = False
-    emails_from: str = "BlokID <no-reply@blokid.local>"
+    emails_from: Sender = "BlokID <no-reply@blokid.local>"
     mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     mail_max_attempts: int = Field(default=20, ge=1)
     mail_max_backoff_seconds: float = Field(default=300, gt=0)
@@ -84,6 +138,9 @@ class Settings(BaseSettings):
             if not (self.public_url or self.frontend_url):
                 # Mailed links would otherwise point at this machine's own address.
                 raise ValueError("PUBLIC_URL or FRONTEND_URL must be set in production")
+        if self.reload and (self.environment is Environment.PRODUCTION or self.workers > 1):
+            # uvicorn reloads one process: it cannot watch several workers.
+            raise ValueError("RELOAD=true is for development with one worker (WORKERS=1)")
         if self.smtp_tls and self.smtp_ssl:
             raise ValueError("SMTP_TLS and SMTP_SSL are exclusive: choose one")
         origins = self.cors_origin_list
@@ -155,7 +212,8 @@ def load_settings() -> Settings:
         problems = []
         for error in exc.errors():
             name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
-            problems.append(f"{name}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
         raise SystemExit("Invalid configuration: " + "; ".join(problems)) from None
 
 

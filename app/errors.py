@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
@@ -9,7 +10,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import exc as sa_orm_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,11 +21,43 @@ logger = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"
 
 
+# Its docstring is the schema's description in the OpenAPI document. tests/test_error_codes.py
+# scans the source for codes written outside this enum, and the test client checks every
+# problem+json answer the suite receives against it.
+class ErrorCode(StrEnum):
+    """Every stable `code` an error body can carry: clients branch on these, never on `detail`."""
+
+    BAD_REQUEST = "bad_request"
+    VALIDATION_ERROR = "validation_error"
+    INVALID_OR_EXPIRED_TOKEN = "invalid_or_expired_token"  # noqa: S105 - a code, not a secret
+    INVALID_PASSWORD = "invalid_password"  # noqa: S105 - a code, not a secret
+    NOT_AUTHENTICATED = "not_authenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_REFRESH_TOKEN = "invalid_refresh_token"  # noqa: S105 - a code, not a secret
+    FORBIDDEN = "forbidden"
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    ACCOUNT_DISABLED = "account_disabled"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    ALREADY_MEMBER = "already_member"
+    LAST_ADMIN = "last_admin"
+    WEBSITE_EXISTS = "website_exists"
+    INVITATION_PENDING = "invitation_pending"
+    INVITATION_NOT_PENDING = "invitation_not_pending"
+    INVITATION_EMAIL_MISMATCH = "invitation_email_mismatch"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    NOT_READY = "not_ready"
+
+
 class AppError(Exception):
     """Base of every error the API answers on purpose."""
 
     status: int = 400
-    code: str = "bad_request"
+    code: str = ErrorCode.BAD_REQUEST
     detail: str = "The request cannot be processed."
 
     def __init__(
@@ -41,41 +74,49 @@ class AppError(Exception):
 
 
 class BadRequest(AppError):
-    status, code = 400, "bad_request"
+    status, code = 400, ErrorCode.BAD_REQUEST
 
 
 class InvalidToken(AppError):
-    status, code, detail = 400, "invalid_or_expired_token", "The token is invalid, used or expired."
+    status, code, detail = (
+        400,
+        ErrorCode.INVALID_OR_EXPIRED_TOKEN,
+        "The token is invalid, used or expired.",
+    )
 
 
 class Unauthorized(AppError):
-    status, code, detail = 401, "not_authenticated", "Missing or invalid credentials."
+    status, code, detail = 401, ErrorCode.NOT_AUTHENTICATED, "Missing or invalid credentials."
 
     def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
         super().__init__(detail, code=code, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(AppError):
-    status, code, detail = 403, "forbidden", "You are not allowed to do this."
+    status, code, detail = 403, ErrorCode.FORBIDDEN, "You are not allowed to do this."
 
 
 class NotFound(AppError):
-    status, code, detail = 404, "not_found", "The resource does not exist."
+    status, code, detail = 404, ErrorCode.NOT_FOUND, "The resource does not exist."
 
 
 class Conflict(AppError):
-    status, code, detail = 409, "conflict", "The request conflicts with the current state."
+    status, code, detail = 409, ErrorCode.CONFLICT, "The request conflicts with the current state."
 
 
 class RateLimited(AppError):
-    status, code, detail = 429, "rate_limited", "Too many requests; retry later."
+    status, code, detail = 429, ErrorCode.RATE_LIMITED, "Too many requests; retry later."
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
 
 class ServiceUnavailable(AppError):
-    status, code, detail = 503, "service_unavailable", "The service is unavailable; retry later."
+    status, code, detail = (
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "The service is unavailable; retry later.",
+    )
 
     def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
@@ -84,23 +125,43 @@ class ServiceUnavailable(AppError):
 class ValidationFailed(AppError):
     """A 422 raised by our own checks, in the same shape as request validation errors."""
 
-    status, code, detail = 422, "validation_error", "The request is invalid."
+    status, code, detail = 422, ErrorCode.VALIDATION_ERROR, "The request is invalid."
 
     def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
         super().__init__(msg)
         self.errors = [{"loc": list(loc), "msg": msg, "type": type_}]
 
 
+class ValidationErrorItem(BaseModel):
+    """One reason a request was refused with 422."""
+
+    loc: list[str | int] = Field(
+        description="Where the value is: `body`, `query`, `path` or `header`, then field names "
+        "and list indexes.",
+        examples=[["body", "email"]],
+    )
+    msg: str = Field(description="What is wrong, for people.", examples=["Field required"])
+    type: str = Field(
+        description="What is wrong, for programs (Pydantic's error type).", examples=["missing"]
+    )
+
+
 class Problem(BaseModel):
     """The error body (RFC 9457) every failing request answers."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    errors: list[dict[str, Any]] | None = None
-    request_id: str | None = None
+    type: str = Field(description="Always `about:blank`: `code` says what happened.")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What happened, for people; may change between versions.")
+    code: ErrorCode = Field(description="What happened, for programs; stable.")
+    errors: list[ValidationErrorItem] | None = Field(
+        default=None, description="422 only: each reason the request was refused."
+    )
+    request_id: str | None = Field(
+        default=None,
+        description="On a 500, and on a 503 of an API route: the request's `X-Request-ID`, "
+        "which every log line of the request carries.",
+    )
 
 
 def problem_response(
@@ -168,7 +229,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
     return problem_response(
         422,
-        "validation_error",
+        ErrorCode.VALIDATION_ERROR,
         "The request is invalid.",
         errors=_clean_validation_errors(exc.errors()),
     )
@@ -180,7 +241,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's answer to a body that is not UTF-8: the same as malformed JSON.
         return problem_response(
             422,
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             "The request body is not valid UTF-8 JSON.",
             errors=[
                 {
@@ -190,13 +251,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
                 }
             ],
         )
-    codes = {
-        404: "not_found",
-        405: "method_not_allowed",
-        401: "not_authenticated",
-        413: "payload_too_large",
-    }
-    code = codes.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
+    code = _HTTP_CODES.get(
+        exc.status_code,
+        ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR,
+    )
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = exc.headers
     if exc.status_code == 404:
@@ -205,6 +263,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return problem_response(exc.status_code, code, detail, headers=headers)
 
+
+# The codes of the HTTP errors Starlette and FastAPI raise themselves (unknown path, wrong
+# method, missing bearer token, body over the limit), and of the statuses they could raise.
+_HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
 
 _HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
@@ -227,7 +300,9 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         # transaction is rolled back; to this client the resource no longer exists. Logged, so
         # a flush that fails for another reason does not pass unseen as a 404.
         logger.warning("row gone at flush, answered 404: %s", exc)
-        return problem_response(404, "not_found", "The resource does not exist.", request=request)
+        return problem_response(
+            404, ErrorCode.NOT_FOUND, "The resource does not exist.", request=request
+        )
     # PostgreSQL refuses NUL characters, over-long or malformed values that validation let
     # through (SQLSTATE class 22, data exception): they are the client's input, not our failure.
     if isinstance(exc, sa_exc.DataError) or _sqlstate(exc).startswith("22"):
@@ -249,7 +324,7 @@ _UNAVAILABLE_CLASSES = ("08", "53", "57")
 def _unstorable_value() -> JSONResponse:
     return problem_response(
         422,
-        "validation_error",
+        ErrorCode.VALIDATION_ERROR,
         "The request holds a value the database cannot store.",
         errors=[],
     )
@@ -274,8 +349,17 @@ async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "internal_error", "An unexpected error occurred.", request=request)
+    # This handler may run outside the request middleware (Starlette calls it from its
+    # outermost layer), so the request's ids are passed, not left to the log filter.
+    state = request.scope.get("state") or {}
+    logger.exception(
+        "unhandled error",
+        exc_info=exc,
+        extra={"request_id": state.get("request_id"), "user_id": state.get("user_id")},
+    )
+    return problem_response(
+        500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred.", request=request
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -298,7 +382,7 @@ async def _database_error_or_unexpected(request: Request, exc: Exception) -> JSO
     if isinstance(exc, ConnectionError):
         return problem_response(
             503,
-            "service_unavailable",
+            ErrorCode.SERVICE_UNAVAILABLE,
             "A dependency is unavailable; retry later.",
             headers={"Retry-After": "5"},
             request=request,
@@ -326,21 +410,20 @@ _RESPONSE_HEADERS: dict[str, dict[str, dict[str, Any]]] = {
 GUARDED = error_responses(401, 403, 404, 422)
 
 
-def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+def problem_json_openapi(schema: dict[str, Any], *, database_prefix: str) -> dict[str, Any]:
     """Complete FastAPI's OpenAPI document with what the service does for every route: 4xx/5xx
     bodies are problem+json, some statuses always carry a header (`Location` on 201,
-    `WWW-Authenticate` on 401, `Retry-After` on 429 and 503), and a route that takes a body
-    answers 413 to one over the size limit."""
-    for operation_map in schema.get("paths", {}).values():
+    `WWW-Authenticate` on 401, `Retry-After` on 429 and 503), a route that takes a body
+    answers 413 to one over the size limit, and every route under `database_prefix` (each runs
+    in a database transaction) can answer 500 and, while the database is unreachable, 503."""
+    for path, operation_map in schema.get("paths", {}).items():
         for operation in operation_map.values():
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation and "413" not in responses:
-                responses["413"] = {
-                    "description": "Content Too Large",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                    },
-                }
+                responses["413"] = _problem("Content Too Large")
+            if path.startswith(database_prefix):
+                responses.setdefault("500", _problem("Internal Server Error"))
+                responses.setdefault("503", _problem("Service Unavailable"))
             for code, response in responses.items():
                 content = response.get("content")
                 if code[:1] in ("4", "5") and content and "application/json" in content:
@@ -350,11 +433,18 @@ def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database unavailable: %s", type(exc).__name__)
     return problem_response(
         503,
-        "service_unavailable",
+        ErrorCode.SERVICE_UNAVAILABLE,
         "The database is unavailable; retry later.",
         headers={"Retry-After": "5"},
         request=request,

@@ -6,6 +6,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,39 @@ access_logger = logging.getLogger("app.access")
 
 MAX_BODY_BYTES = 1024 * 1024
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+
+# The running request's state (the ASGI scope's `state` dict), set once per request by the
+# middleware. Holding the dict itself, not copies of its values, lets a log line see the user id
+# that authentication writes into it later (from any task or thread the request runs in).
+_request_state: ContextVar[dict[str, Any] | None] = ContextVar("request_state", default=None)
+
+
+class RequestContextFilter(logging.Filter):
+    """Gives every log record the request id and user id of the request it was logged in."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        state = _request_state.get()
+        if state is not None:
+            if getattr(record, "request_id", None) is None:
+                record.request_id = state.get("request_id")
+            if getattr(record, "user_id", None) is None:
+                record.user_id = state.get("user_id")
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines; a request's lines end with its request id (and user id once known)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
+        request_id = getattr(record, "request_id", None)
+        if request_id is None:
+            return line
+        user_id = getattr(record, "user_id", None)
+        return f"{line} request_id={request_id} user_id={user_id or '-'}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,7 +63,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key in ("method", "path", "status", "duration_ms", "request_id", "user_id"):
-            if hasattr(record, key):
+            if getattr(record, key, None) is not None:
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -39,10 +73,8 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(json_lines: bool) -> None:
     """JSON lines for machines (production), readable lines for people (development)."""
     handler = logging.StreamHandler(sys.stderr)
-    if json_lines:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RequestContextFilter())
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -50,6 +82,8 @@ def configure_logging(json_lines: bool) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Casbin logs the whole model at INFO on every enforcer build (each policy reload).
     logging.getLogger("casbin").setLevel(logging.WARNING)
+    # Alembic announces each of its built-in plugins at INFO when imported: noise at start-up.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class _BodyTooLarge(Exception):
@@ -102,6 +136,7 @@ class RequestContextMiddleware:
         request_id = offered if _REQUEST_ID_PATTERN.match(offered) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        context = _request_state.set(state)
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -139,13 +174,11 @@ class RequestContextMiddleware:
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             access_logger.info(
-                "%s %s %s %.1fms request_id=%s user_id=%s",
+                "%s %s %s %.1fms",
                 scope["method"],
                 scope["path"],
                 status,
                 duration_ms,
-                request_id,
-                state.get("user_id", "-"),
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
@@ -155,3 +188,4 @@ class RequestContextMiddleware:
                     "user_id": state.get("user_id"),
                 },
             )
+            _request_state.reset(context)

@@ -19,6 +19,7 @@ from app.authz.policy import PolicyFileError
 from app.authz.sync import PolicyStore
 from app.config import Settings, get_settings
 from app.db import RequestDatabase, create_engine, session_factory
+from app.docs import install_docs
 from app.errors import install_error_handlers, problem_json_openapi
 from app.health.router import router as health_router
 from app.invitations.router import router as invitations_router
@@ -26,12 +27,45 @@ from app.logging import RequestContextMiddleware, configure_logging
 from app.mail.sender import MailSender
 from app.memberships.router import router as memberships_router
 from app.organizations.router import router as organizations_router
+from app.types import EXAMPLE_EMAIL, EXAMPLE_PASSWORD
 from app.users.router import router as users_router
 from app.websites.router import router as websites_router
 
 logger = logging.getLogger("app")
 
 API_PREFIX = "/api/v1"
+
+TAGS = [
+    {
+        "name": "auth",
+        "description": "Registration, email verification, login (OAuth2 password flow: use "
+        "**Authorize** with your email as the username), token refresh, logout and password "
+        "reset. Mailed links carry the tokens these routes take.",
+    },
+    {
+        "name": "users",
+        "description": "The caller's own account: profile, password, live logins, deletion.",
+    },
+    {
+        "name": "organizations",
+        "description": "Organizations, their members and roles, the caller's permissions and "
+        "the audit events. Every account gets an organization when it registers.",
+    },
+    {
+        "name": "websites",
+        "description": "Websites of an organization, their own members, and the caller's "
+        "permissions on them. Organization roles reach every website of the organization.",
+    },
+    {
+        "name": "invitations",
+        "description": "Invitations to an organization or a website: sent by an admin, "
+        "accepted or declined by the invited address (with the mailed token or by id).",
+    },
+    {
+        "name": "operations",
+        "description": "Liveness and readiness probes for load balancers and orchestrators.",
+    },
+]
 
 
 def create_app(settings: Settings | None = None, *, run_background_tasks: bool = True) -> FastAPI:
@@ -104,6 +138,10 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         version="1.0.0",
         description="Accounts, organizations and websites; every permission decided by a Casbin enforcer.",
         lifespan=lifespan,
+        openapi_tags=TAGS,
+        # Served by install_docs from packaged assets: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -123,7 +161,9 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_json_openapi(FastAPI.openapi(app))
+            app.openapi_schema = _with_login_examples(
+                problem_json_openapi(FastAPI.openapi(app), database_prefix=API_PREFIX)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -141,7 +181,19 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)
     app.include_router(pages_router)
+    install_docs(app)
     return app
+
+
+def _with_login_examples(schema: dict[str, Any]) -> dict[str, Any]:
+    """The login form is FastAPI's OAuth2 form: give its fields the examples the JSON bodies
+    carry, so "Try it out" sends a well-formed form."""
+    form = schema.get("components", {}).get("schemas", {}).get("Body_login")
+    if form is not None:
+        properties = form["properties"]
+        properties["username"].update(examples=[EXAMPLE_EMAIL])
+        properties["password"].update(examples=[EXAMPLE_PASSWORD])
+    return schema
 
 
 def _build_default_app() -> FastAPI:

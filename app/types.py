@@ -135,16 +135,33 @@ Name = Annotated[
             "description": "1 to 100 characters once surrounding whitespace is trimmed, at most "
             "1000 with it; no control characters (bidirectional controls included); stored and "
             "returned exactly as sent.",
+            "examples": ["Acme"],
         }
     ),
 ]
-EmailAddress = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+# Examples are what Swagger UI's "Try it out" fills in: each must be a value the API accepts.
+EXAMPLE_EMAIL = "ann@example.com"
+EXAMPLE_PASSWORD = "correct horse battery"  # noqa: S105 - the documentation's example
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(normalize_email),
+    Field(examples=[EXAMPLE_EMAIL], json_schema_extra={"format": "email"}),
+]
+EmailOut = Annotated[str, Field(json_schema_extra={"format": "email"})]
+"""An address as the service stored it (validated and lowercased when it was received)."""
 # The length bound is checked before anything else, so a megabyte password is never hashed.
 PasswordText = Annotated[
-    str, StringConstraints(max_length=128), AfterValidator(_check_password_text)
+    str,
+    StringConstraints(max_length=128),
+    AfterValidator(_check_password_text),
+    Field(examples=[EXAMPLE_PASSWORD]),
 ]
 NewPassword = Annotated[
-    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_check_password_text)
+    str,
+    StringConstraints(min_length=8, max_length=128),
+    AfterValidator(_check_password_text),
+    Field(examples=[EXAMPLE_PASSWORD]),
 ]
 # Any string is a well-formed token: one that was never issued (empty, too long, not ASCII) is
 # simply unknown, and answers like any other bad token (400 or 401), not 422. It is only ever

@@ -5,6 +5,7 @@ always built the same way: by the real migrations, then the policy file.
 """
 
 import asyncio
+import logging
 
 import psycopg
 from alembic import command
@@ -17,6 +18,8 @@ from app.authz.policy_validation import check_invariants, read_invariants
 from app.authz.seeding import sync_policy
 from app.config import ROOT_DIR
 from app.db import create_engine, libpq_url
+
+logger = logging.getLogger("app.databases")
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -67,11 +70,10 @@ async def seed(url: str) -> str:
 
 
 def prepare(url: str, *, quiet: bool = False) -> None:
-    """Migrate and seed the database; `quiet` keeps migration and seeding lines off the
-    terminal (the tests' and benchmarks' own output is what matters there)."""
-    if not quiet:
-        migrate(url)
-        print(asyncio.run(seed(url)))
-        return
+    """Migrate and seed the database. Their lines go to the process's logging, which the caller
+    sets up (`make run`: JSON lines in production, like every line after them); `quiet` leaves
+    out the seeding summary (the tests' and benchmarks' own output is what matters there)."""
     migrate(url, log=False)
-    asyncio.run(seed(url))
+    summary = asyncio.run(seed(url))
+    if not quiet:
+        logger.info(summary)

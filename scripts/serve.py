@@ -3,14 +3,18 @@
 Ctrl-C stops the server, then the embedded database.
 """
 
+import logging
 import os
 
 import uvicorn
 
 from app.authz.policy import PolicyFileError
 from app.authz.seeding import ReasonRequired
-from app.config import load_settings
+from app.config import ROOT_DIR, load_settings
+from app.logging import configure_logging
 from scripts.databases import prepare
+
+logger = logging.getLogger("app.serve")
 
 
 def prepare_or_exit(database_url: str) -> None:
@@ -30,6 +34,9 @@ def prepare_or_exit(database_url: str) -> None:
 
 def main() -> None:
     settings = load_settings()
+    # Before anything logs: in production the start-up lines (migrations, policy seeding) are
+    # JSON like every other line.
+    configure_logging(settings.json_logs)
     server = None
     database_url = settings.database_url
     if not database_url:
@@ -37,14 +44,19 @@ def main() -> None:
 
         server, database_url = start_embedded()
         os.environ["DATABASE_URL"] = database_url
-        print("embedded PostgreSQL ready in .data/postgres")
+        logger.info("embedded PostgreSQL ready in .data/postgres")
     prepare_or_exit(database_url)
+    # Settings refuse RELOAD in production and with several workers.
+    reload = settings.reload
     try:
         uvicorn.run(
             "app.main:app",
             host=settings.host,
             port=settings.port,
             workers=settings.workers if settings.workers > 1 else None,
+            # Restarts the server when a file under app/ changes (development only).
+            reload=reload,
+            reload_dirs=[str(ROOT_DIR / "app")] if reload else None,
             proxy_headers=True,
             access_log=False,
             log_config=None,

@@ -7,21 +7,42 @@ an outer transaction that is rolled back at teardown; every request in it gets a
 commit and rollback behave as in production.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import app.main as app_main
 from app.config import DATA_DIR, Environment, Settings
 from app.db import RequestDatabase
+from app.errors import ErrorCode
+from app.logging import JsonFormatter, TextFormatter
 from app.main import create_app
 from scripts import databases
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Leave logging to pytest: the apps the tests build do not install their stderr handler.
+
+    With it, lines logged outside a test (migrations while a worker's database is made) sit in
+    an xdist worker's captured output and are printed when the worker exits, after pytest's
+    summary. pytest's own capture still shows each failing test's log lines.
+    """
+    app_main.configure_logging = lambda json_lines: None  # type: ignore[assignment]
+    # Importing app.main built the default app, which installed the handler already.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            root.removeHandler(handler)
+
+
 _embedded: Any = None
 
 
@@ -116,9 +137,24 @@ async def session(app: Any) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
 
 
+async def check_error_code(response: Response) -> None:
+    """Fail the test that receives a problem+json answer whose `code` is not an `ErrorCode`."""
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        await response.aread()
+        code = response.json().get("code")
+        assert code in ErrorCode.__members__.values(), (
+            f"{response.request.method} {response.request.url} answered code {code!r}, "
+            "which is not in ErrorCode"
+        )
+
+
 @pytest.fixture
 async def client(app: Any, session: AsyncSession) -> AsyncIterator[AsyncClient]:
-    """An HTTP client talking to the app in process."""
+    """An HTTP client talking to the app in process; every error code it receives is checked."""
     transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_error_code]},
+    ) as http:
         yield http

@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.types import EmailAddress, Name, NewPassword, StrictModel, Token
+from app.types import EXAMPLE_EMAIL, EmailAddress, Name, NewPassword, StrictModel, Token
 
 
 class RegisterIn(StrictModel):
@@ -40,7 +40,7 @@ class MailRequestIn(StrictModel):
     """An address to mail a link to. Any string is taken: the answer is `202` whether or not it
     is an address with an account, and a string that is not an address simply has none."""
 
-    email: str
+    email: str = Field(examples=[EXAMPLE_EMAIL])
 
 
 class ResetPasswordIn(StrictModel):

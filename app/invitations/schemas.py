@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from app.db import utcnow
 from app.invitations.models import Invitation, InvitationStatus
 from app.memberships.roles import Role
-from app.types import EmailAddress, StrictModel, Token
+from app.types import EmailAddress, EmailOut, StrictModel, Token
 
 
 class InvitationIn(StrictModel):
@@ -18,7 +18,7 @@ class InvitationIn(StrictModel):
 
 class InvitationPublic(BaseModel):
     id: UUID
-    email: str
+    email: EmailOut
     role: Role
     status: InvitationStatus
     expires_at: datetime

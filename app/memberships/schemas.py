@@ -7,12 +7,12 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from app.memberships.roles import Role
-from app.types import StrictModel
+from app.types import EmailOut, StrictModel
 
 
 class MemberUser(BaseModel):
     id: UUID
-    email: str
+    email: EmailOut
     full_name: str | None
 
 

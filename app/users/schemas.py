@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from app.auth.repository import Account
-from app.types import Name, NewPassword, PasswordText, StrictModel
+from app.types import EmailOut, Name, NewPassword, PasswordText, StrictModel
 from app.users.models import User
 
 
@@ -14,7 +14,7 @@ class UserPublic(BaseModel):
     """A user as the user sees themself."""
 
     id: UUID
-    email: str
+    email: EmailOut
     full_name: str | None
     email_verified: bool
     created_at: datetime

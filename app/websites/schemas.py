@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import idna
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.memberships.roles import Role
 from app.types import Name, PatchModel, StrictModel
@@ -102,7 +102,12 @@ def _check_url(url: str) -> str:
     return url
 
 
-WebsiteUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_url)]
+WebsiteUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(_check_url),
+    Field(examples=["https://shop.example.com"]),
+]
 
 
 class WebsiteIn(StrictModel):
