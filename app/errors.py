@@ -1,7 +1,8 @@
 """The error tree and the handlers that render every failure as RFC 9457 problem+json."""
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -130,6 +131,34 @@ class ValidationFailed(AppError):
     def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
         super().__init__(msg)
         self.errors = [{"loc": list(loc), "msg": msg, "type": type_}]
+
+
+def violated_unique_constraint(exc: BaseException) -> str | None:
+    """The name of the unique constraint or index a failed statement violated, whether asyncpg
+    raised it or SQLAlchemy wrapped it; None for any other failure."""
+    candidates: list[BaseException | None] = [exc]
+    if isinstance(exc, sa_exc.DBAPIError):
+        # SQLAlchemy's asyncpg adapter raises its own error from asyncpg's.
+        candidates += [exc.orig, exc.orig.__cause__ if exc.orig is not None else None]
+    for candidate in candidates:
+        if isinstance(candidate, asyncpg.UniqueViolationError):
+            name: str | None = candidate.constraint_name
+            return name
+    return None
+
+
+@contextmanager
+def unique_conflicts(**errors: Callable[[], AppError]) -> Iterator[None]:
+    """Inside the block, the violation of a unique constraint or index named by a keyword raises
+    that keyword's error instead; any other database failure (another constraint, a foreign key,
+    a check) passes through unchanged, to be answered as what it is."""
+    try:
+        yield
+    except (asyncpg.UniqueViolationError, sa_exc.IntegrityError) as exc:
+        error = errors.get(violated_unique_constraint(exc) or "")
+        if error is None:
+            raise
+        raise error() from None
 
 
 class ValidationErrorItem(BaseModel):

@@ -7,7 +7,6 @@ serialized: exactly one wins, the others see a used invitation.
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,12 +17,14 @@ from app.auth.repository import Account
 from app.auth.tokens import hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import Conflict, Forbidden, InvalidToken, NotFound
+from app.errors import InvalidToken, NotFound, unique_conflicts
 from app.invitations import repository
+from app.invitations.errors import InvitationEmailMismatch, InvitationNotPending, InvitationPending
 from app.invitations.models import Invitation, InvitationStatus
 from app.invitations.schemas import InvitationPublic, MembershipPublic, invitation_public
 from app.mail.repository import insert_mail
 from app.mail.templates import lifetime_text
+from app.memberships.errors import AlreadyMember
 from app.memberships.roles import Role
 from app.memberships.service import ORGANIZATION, WEBSITE, add_member
 from app.pagination import Page, PageParams, paginate
@@ -65,7 +66,7 @@ async def invite(
     """
     await db.begin()
     if await repository.is_member(db, organization_id, website_id, email):
-        raise Conflict("This address already belongs to a member.", code="already_member")
+        raise AlreadyMember("This address already belongs to a member.")
     # A pending invitation past its expiry no longer blocks a new one. On a conflict below the
     # request's transaction is rolled back with this, and the next invitation repeats it.
     await repository.expire_stale(db, organization_id, website_id, email)
@@ -81,7 +82,11 @@ async def invite(
         website_id=website_id,
         created_at=utcnow(),
     )
-    try:
+    pending = {
+        "uq_invitations_pending_organization": InvitationPending,
+        "uq_invitations_pending_website": InvitationPending,
+    }
+    with unique_conflicts(**pending):
         await repository.insert_pending(
             db,
             invitation_id=invitation.id,
@@ -94,10 +99,6 @@ async def invite(
             expires_at=invitation.expires_at,
             created_at=invitation.created_at,
         )
-    except asyncpg.UniqueViolationError:
-        raise Conflict(
-            "A pending invitation for this address exists.", code="invitation_pending"
-        ) from None
     organization_name, website_name = await repository.target_names(db, organization_id, website_id)
     await insert_mail(
         db,
@@ -179,7 +180,7 @@ async def revoke(
         raise NotFound("No such invitation.")
     if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= utcnow():
         # An expired invitation already grants nothing; it keeps showing as expired.
-        raise Conflict("The invitation is no longer pending.", code="invitation_not_pending")
+        raise InvitationNotPending()
     invitation.status = InvitationStatus.REVOKED
     invitation.responded_at = utcnow()
     await record_event(
@@ -211,9 +212,7 @@ async def _respond(
     ):
         raise InvalidToken("The invitation is invalid, used, revoked or expired.")
     if invitation.email != user.email:
-        raise Forbidden(
-            "The invitation was sent to another address.", code="invitation_email_mismatch"
-        )
+        raise InvitationEmailMismatch()
     invitation.responded_at = utcnow()
     if not accept:
         invitation.status = InvitationStatus.DECLINED

@@ -14,14 +14,14 @@ from typing import Any, Literal, cast
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit.service import record_event
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
-from app.errors import Conflict, NotFound
+from app.errors import NotFound, unique_conflicts
+from app.memberships.errors import AlreadyMember, LastAdmin
 from app.memberships.models import Membership, OrganizationMembership, WebsiteMembership
 from app.memberships.roles import Role
 from app.memberships.schemas import MemberPublic, MemberUser, member_public
@@ -43,16 +43,6 @@ class Level:
 
 ORGANIZATION = Level("organization", OrganizationMembership, OrganizationMembership.organization_id)
 WEBSITE = Level("website", WebsiteMembership, WebsiteMembership.website_id)
-
-
-def already_member() -> Conflict:
-    """409 `already_member`: the user holds a role at this level already."""
-    return Conflict("You are already a member.", code="already_member")
-
-
-def last_admin() -> Conflict:
-    """409 `last_admin`: the change would leave the organization without an admin."""
-    return Conflict("The organization must keep at least one admin.", code="last_admin")
 
 
 def _event_details(level: Level, scope_id: UUID) -> dict[str, Any]:
@@ -92,12 +82,11 @@ async def add_member(
         membership = OrganizationMembership(organization_id=scope_id, user_id=user_id, role=role)
     else:
         membership = WebsiteMembership(website_id=scope_id, user_id=user_id, role=role)
-    try:
+    unique = f"pk_{membership.__tablename__}"
+    with unique_conflicts(**{unique: AlreadyMember}):
         async with session.begin_nested():
             session.add(membership)
             await session.flush()
-    except IntegrityError:
-        raise already_member() from None
     return membership
 
 
@@ -165,7 +154,7 @@ async def ensure_another_admin(
         )
     )
     if current in admin_roles and not others:
-        raise last_admin()
+        raise LastAdmin()
 
 
 async def _locked_membership(

@@ -3,7 +3,6 @@
 
 from uuid import UUID, uuid4
 
-import asyncpg
 from fastapi import Response
 
 from app.audit.repository import insert_event
@@ -12,9 +11,10 @@ from app.auth.tokens import AccessClaims
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
 from app.db import RequestDatabase, utcnow
-from app.errors import Conflict, NotFound
+from app.errors import NotFound, unique_conflicts
 from app.pagination import PageParams, encode_cursor, page_response
 from app.websites import repository
+from app.websites.errors import WebsiteExists
 from app.websites.schemas import website_host, website_item
 
 
@@ -75,10 +75,6 @@ def _page(
     return page_response(items, encode_cursor(last.created_at, last.id) if last else None)
 
 
-def _duplicate_host() -> Conflict:
-    return Conflict("The organization already has a website with this host.", code="website_exists")
-
-
 async def create_website(
     db: RequestDatabase, *, organization_id: UUID, name: str, url: str, actor_id: UUID
 ) -> repository.ChangedWebsite:
@@ -95,7 +91,7 @@ async def create_website(
         created_at=website.created_at,
     )
     if not created:
-        raise _duplicate_host()
+        raise WebsiteExists()
     await insert_event(
         db,
         organization_id=organization_id,
@@ -118,7 +114,7 @@ async def update_website(
     statement, and the request's transaction is rolled back with nothing written.
     """
     await db.begin()
-    try:
+    with unique_conflicts(uq_websites_organization_id_host=WebsiteExists):
         changed = await repository.update_website(
             db,
             website_id,
@@ -126,8 +122,6 @@ async def update_website(
             url=url,
             host=website_host(url) if url is not None else None,
         )
-    except asyncpg.UniqueViolationError:
-        raise _duplicate_host() from None
     if changed is None:
         raise NotFound()
     return changed
