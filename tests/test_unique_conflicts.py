@@ -19,45 +19,50 @@ INSERT_MEMBER = (
 )
 
 
+async def insert_member(session, organization_id, user_id, **conflicts) -> None:
+    """Insert a membership through SQLAlchemy in a savepoint, inside `unique_conflicts`."""
+    with unique_conflicts(**conflicts):
+        async with session.begin_nested():
+            await session.execute(
+                sa.insert(OrganizationMembership).values(
+                    organization_id=organization_id, user_id=user_id, role="user"
+                )
+            )
+
+
+async def insert_member_raw(driver, organization_id, user_id, **conflicts) -> None:
+    """The same insert straight on asyncpg, in a savepoint, inside `unique_conflicts`."""
+    with unique_conflicts(**conflicts):
+        async with driver.transaction():
+            await driver.execute(INSERT_MEMBER, organization_id, user_id)
+
+
 async def test_the_named_unique_violation_raises_its_conflict(session):
     user = await create_user(session)
     organization = await create_organization(session, members=[(user, "admin")])
     with pytest.raises(AlreadyMember):
-        with unique_conflicts(pk_organization_memberships=AlreadyMember):
-            async with session.begin_nested():
-                session.add(
-                    OrganizationMembership(
-                        organization_id=organization.id, user_id=user.id, role="user"
-                    )
-                )
-                await session.flush()
+        await insert_member(
+            session, organization.id, user.id, pk_organization_memberships=AlreadyMember
+        )
 
 
 async def test_a_foreign_key_violation_is_not_a_conflict(session):
     user = await create_user(session)
     with pytest.raises(IntegrityError) as raised:
-        with unique_conflicts(pk_organization_memberships=AlreadyMember):
-            async with session.begin_nested():
-                await session.execute(
-                    sa.insert(OrganizationMembership).values(
-                        organization_id=uuid.uuid4(), user_id=user.id, role="user"
-                    )
-                )
+        await insert_member(
+            session, uuid.uuid4(), user.id, pk_organization_memberships=AlreadyMember
+        )
     assert violated_unique_constraint(raised.value) is None
 
 
 async def test_another_unique_constraint_passes_through(session):
     user = await create_user(session)
     organization = await create_organization(session, members=[(user, "admin")])
-    with pytest.raises(IntegrityError):
-        with unique_conflicts(uq_websites_organization_id_host=AlreadyMember):
-            async with session.begin_nested():
-                session.add(
-                    OrganizationMembership(
-                        organization_id=organization.id, user_id=user.id, role="user"
-                    )
-                )
-                await session.flush()
+    with pytest.raises(IntegrityError) as raised:
+        await insert_member(
+            session, organization.id, user.id, uq_websites_organization_id_host=AlreadyMember
+        )
+    assert violated_unique_constraint(raised.value) == "pk_organization_memberships"
 
 
 async def test_asyncpg_errors_are_read_the_same_way(session):
@@ -65,16 +70,14 @@ async def test_asyncpg_errors_are_read_the_same_way(session):
     organization = await create_organization(session, members=[(user, "admin")])
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
-    # Each statement in a savepoint of its own, rolled back by its failure.
     with pytest.raises(asyncpg.UniqueViolationError) as duplicate:
-        async with driver.transaction():
-            await driver.execute(INSERT_MEMBER, organization.id, user.id)
+        await insert_member_raw(driver, organization.id, user.id)
     assert violated_unique_constraint(duplicate.value) == "pk_organization_memberships"
     with pytest.raises(AlreadyMember):
-        with unique_conflicts(pk_organization_memberships=AlreadyMember):
-            async with driver.transaction():
-                await driver.execute(INSERT_MEMBER, organization.id, user.id)
+        await insert_member_raw(
+            driver, organization.id, user.id, pk_organization_memberships=AlreadyMember
+        )
     with pytest.raises(asyncpg.ForeignKeyViolationError):
-        with unique_conflicts(pk_organization_memberships=AlreadyMember):
-            async with driver.transaction():
-                await driver.execute(INSERT_MEMBER, uuid.uuid4(), user.id)
+        await insert_member_raw(
+            driver, uuid.uuid4(), user.id, pk_organization_memberships=AlreadyMember
+        )
