@@ -28,9 +28,31 @@ input,button{{font-size:1rem;padding:.5rem;margin:.25rem 0;width:100%}}</style><
 <body><h1>{title}</h1>{body}</body></html>"""
 
 
+PAGE_HEADERS = {
+    # No script, no frame, no resource from elsewhere: the pages need none, and a page that
+    # cannot be framed cannot be clickjacked into confirming or resetting for someone else.
+    # The inline <style> is the only thing the page loads; forms post back to this origin only.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    # The URLs of these pages hold tokens: never send them on to another site.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    # A page showing a token (the invitation one) must not stay in a shared cache.
+    "Cache-Control": "no-store",
+}
+"""Headers of every HTML page."""
+
+
 def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    """An HTML page; `body` must already be escaped."""
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
+    """An HTML page with `PAGE_HEADERS`; `body` must already be escaped."""
+    return HTMLResponse(
+        _PAGE.format(title=escape(title), body=body),
+        status_code=status_code,
+        headers=PAGE_HEADERS,
+    )
 
 
 # Any string is a token here too; one never issued gets the "link not valid" page. An empty field
