@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_login_per_account: int = Field(default=10, ge=1)
     rate_limit_login_per_ip: int = Field(default=50, ge=1)
+    rate_limit_login_account_ceiling: int = Field(default=100, ge=1)
     rate_limit_register_per_ip: int = Field(default=20, ge=1)
     rate_limit_mail_per_account: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=900, ge=1)

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse
 
 from app.auth import service
 from app.auth.dependencies import AppSettings
-from app.auth.router import Limiter, request_reset_mail
+from app.auth.router import Limiter, password_failures_key, request_reset_mail
 from app.config import Settings
-from app.db import Session, TransactionalRoute
+from app.db import Database, Session, TransactionalRoute
 from app.errors import AppError
 
 router = APIRouter(include_in_schema=False, route_class=TransactionalRoute)
@@ -103,8 +103,9 @@ async def reset_password_form(token: TokenQuery = "") -> HTMLResponse:
 
 @router.post("/reset-password")
 async def reset_password_submit(
-    session: Session,
+    db: Database,
     settings: AppSettings,
+    limiter: Limiter,
     token: TokenForm = "",
     password: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
@@ -114,13 +115,14 @@ async def reset_password_submit(
             "Password not changed", "<p id='result'>The password has control characters.</p>", 422
         )
     try:
-        await service.reset_password(session, settings, token=token, password=password)
+        email = await service.reset_password(db, settings, token=token, password=password)
     except AppError as exc:
-        await session.rollback()  # the token stays usable when the password is refused
+        await db.rollback()  # the token stays usable when the password is refused
         detail = exc.detail
         if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT and getattr(exc, "errors", None):
             detail = exc.errors[0]["msg"]  # type: ignore[attr-defined]
         return page("Password not changed", f"<p id='result'>{escape(detail)}</p>", exc.status)
+    await limiter.clear_failures(password_failures_key(email))
     return page(
         "Password changed",
         "<p id='result'>Your password is changed. Every other login has ended.</p>",

@@ -310,22 +310,39 @@ async def forgot_password(session: AsyncSession, settings: Settings, *, email: s
         )
 
 
-async def reset_password(
-    session: AsyncSession, settings: Settings, *, token: str, password: str
-) -> None:
-    """Set a new password from a reset token and end every login of the user.
+_RESET_LINK_OWNER = """
+SELECT u.email FROM account_tokens AS t JOIN users AS u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3
+"""
 
-    Following the mailed link proves the address, so an unverified email becomes verified.
+
+async def reset_password(
+    db: RequestDatabase, settings: Settings, *, token: str, password: str
+) -> str:
+    """Set a new password from a reset token and end every login of the user; returns the
+    account's email.
+
+    Following the mailed link proves the address, so an unverified email becomes verified. The
+    token is looked up with a plain read and the new password hashed before the token row is
+    locked: no pooled connection (nor row lock) is held while the request waits for a hashing
+    slot. Consuming the token re-checks it under the lock.
     """
+    token_hash = hash_token(token, settings.signing_key())
+    email = await db.fetchrow(_RESET_LINK_OWNER, token_hash, RESET_PASSWORD, utcnow())
+    if email is None:
+        raise InvalidToken()
+    check_new_password(password, email[0], settings)
+    hashed = await hash_password(password)
+    session = db.session
     user = await _use_account_token(session, settings, token, RESET_PASSWORD)
-    check_new_password(password, user.email, settings)
-    user.hashed_password = await hash_password(password)
+    user.hashed_password = hashed
     now = utcnow()
     user.updated_at = now
     if user.email_verified_at is None:
         user.email_verified_at = now
     await void_reset_links(session, user.id)
     await revoke_logins(session, user.id)
+    return user.email
 
 
 async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:
