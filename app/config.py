@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: bool = False
     smtp_ssl: bool = False
+    mail_to_files: bool = False
     emails_from: str = "BlokID <no-reply@blokid.local>"
     mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     mail_max_attempts: int = Field(default=20, ge=1)
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     rate_limit_exempt_ips: str = "127.0.0.1,::1"
 
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
-    password_screening: bool = False
+    password_screening: bool = True
     policy_check_seconds: float = Field(default=1.0, gt=0, le=60)
     log_json: bool | None = None
 
@@ -94,6 +95,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path)"
                 )
+        if (
+            self.environment is Environment.PRODUCTION
+            and not self.smtp_host
+            and not self.mail_to_files
+        ):
+            # Without SMTP every mail (verification, reset, invitation) would only be written to
+            # the container's disk: users would wait for mails that never come.
+            raise ValueError(
+                "SMTP_HOST must be set in production "
+                "(or MAIL_TO_FILES=true to write mails to .data/mail/ on purpose)"
+            )
         return self
 
     @property
