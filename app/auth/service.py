@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -79,15 +79,36 @@ def _link_context(settings: Settings, path: str, token: str, purpose: str) -> di
     }
 
 
-async def queue_verification_mail(session: AsyncSession, settings: Settings, user: User) -> None:
-    """A new verification token and its mail, in the caller's transaction."""
-    token = await _issue_account_token(session, settings, user.id, VERIFY_EMAIL)
-    await queue_mail(
-        session,
-        user.email,
-        "verify_email",
-        _link_context(settings, "verify-email", token, VERIFY_EMAIL),
-    )
+async def queue_verification_mail(session: AsyncSession, settings: Settings, email: str) -> None:
+    """Queue a verification mail to the address, in the caller's transaction. Its token is
+    made when the mail is sent (see `account_mail_context`), so no raw token is ever stored."""
+    await queue_mail(session, settings, email, VERIFY_EMAIL, {})
+
+
+async def account_mail_context(
+    session: AsyncSession,
+    settings: Settings,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+) -> dict[str, Any] | None:
+    """What a queued mail is rendered with, decided when it is sent, in the sender's
+    transaction: a verification mail gets a new token if the address has an unverified account,
+    a reset mail if it has an account; otherwise there is nothing to send (None). Other mails
+    keep the context they were queued with.
+
+    The request that queued the mail did the same work whatever the address (one outbox row),
+    so neither its answer nor its timing tells whether the address has an account; and the
+    token exists only as its hash in the database and, raw, in the sent mail.
+    """
+    if template not in (VERIFY_EMAIL, RESET_PASSWORD):
+        return context
+    user = await session.scalar(sa.select(User).where(col(User.email) == recipient))
+    if user is None or (template == VERIFY_EMAIL and user.email_verified_at is not None):
+        return None
+    path = "verify-email" if template == VERIFY_EMAIL else "reset-password"
+    token = await _issue_account_token(session, settings, user.id, template)
+    return _link_context(settings, path, token, template)
 
 
 async def register(
@@ -101,29 +122,38 @@ async def register(
     """Create the user, their organization, the admin assignment and the verification mail.
 
     A taken address gets a "you already have an account" mail instead and no other change; the
-    caller cannot tell the two apart. The unique constraint on the email decides races: the insert
-    runs in a savepoint so a concurrent winner turns this request into the "taken" case.
+    caller cannot tell the two apart, by the answer or by its timing: for a taken address the
+    same rows (a user under a reserved placeholder address, its organization and membership) are
+    written in a savepoint that is then rolled back, so both cases do the same work. The unique
+    constraint on the email decides races: a concurrent winner turns this request into the
+    "taken" case.
     """
     check_new_password(password, email, settings)
     hashed = await hash_password(password)
-    existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
-    if existing is None:
-        user = User(email=email, hashed_password=hashed)
-        try:
-            async with session.begin_nested():
-                session.add(user)
-                await session.flush()
-        except IntegrityError:
-            existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
-        else:
-            name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
-            await create_organization(session, name=name, owner_id=user.id)
-            await queue_verification_mail(session, settings, user)
-            return
-    # A page that asks for the address and mails a reset link: this mail itself carries no token,
-    # since whoever registered may not own the address.
-    reset_link = f"{settings.links_base_url}/forgot-password"
-    await queue_mail(session, email, "account_exists", {"reset_link": reset_link})
+    taken = (
+        await session.scalar(sa.select(col(User.id)).where(col(User.email) == email))
+    ) is not None
+    name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
+    savepoint = await session.begin_nested()
+    try:
+        # RFC 2606 reserves .invalid: the placeholder can never be anyone's address.
+        user = User(
+            email=f"{uuid4().hex}@taken.invalid" if taken else email, hashed_password=hashed
+        )
+        session.add(user)
+        await session.flush()
+        await create_organization(session, name=name, owner_id=user.id)
+    except IntegrityError:
+        taken = True
+    if taken:
+        await savepoint.rollback()
+        # A page that asks for the address and mails a reset link: this mail itself carries no
+        # token, since whoever registered may not own the address.
+        reset_link = f"{settings.links_base_url}/forgot-password"
+        await queue_mail(session, settings, email, "account_exists", {"reset_link": reset_link})
+        return
+    await savepoint.commit()
+    await queue_verification_mail(session, settings, email)
 
 
 USER_AGENT_LENGTH = 512
@@ -291,23 +321,15 @@ async def verify_email(session: AsyncSession, settings: Settings, *, token: str)
 
 
 async def resend_verification(session: AsyncSession, settings: Settings, *, email: str) -> None:
-    """Queue a new verification mail if the address belongs to an unverified user."""
-    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
-    if user is not None and user.email_verified_at is None:
-        await queue_verification_mail(session, settings, user)
+    """Queue a verification mail; the sender sends it only if the address has an unverified
+    account (see `account_mail_context`), so this request does the same work for any address."""
+    await queue_verification_mail(session, settings, email)
 
 
 async def forgot_password(session: AsyncSession, settings: Settings, *, email: str) -> None:
-    """Queue a reset mail if the address has an account."""
-    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
-    if user is not None:
-        token = await _issue_account_token(session, settings, user.id, RESET_PASSWORD)
-        await queue_mail(
-            session,
-            user.email,
-            "reset_password",
-            _link_context(settings, "reset-password", token, RESET_PASSWORD),
-        )
+    """Queue a reset mail; the sender sends it only if the address has an account (see
+    `account_mail_context`), so this request does the same work for any address."""
+    await queue_mail(session, settings, email, RESET_PASSWORD, {})
 
 
 _RESET_LINK_OWNER = """
