@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     rate_limit_login_account_ceiling: int = Field(default=100, ge=1)
     rate_limit_register_per_ip: int = Field(default=20, ge=1)
     rate_limit_mail_per_account: int = Field(default=5, ge=1)
+    rate_limit_invitations_per_inviter: int = Field(default=50, ge=1)
+    rate_limit_invitations_per_organization: int = Field(default=200, ge=1)
+    rate_limit_invitations_per_address: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=900, ge=1)
     rate_limit_exempt_ips: str = "127.0.0.1,::1"
 

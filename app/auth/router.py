@@ -104,9 +104,13 @@ async def register(
 ) -> Accepted:
     """Create an account and its organization, and mail a verification link.
 
-    Answers the same whether or not the address is taken (its owner is mailed instead).
+    Answers the same whether or not the address is taken (its owner is mailed instead). Limited
+    per IP and, like resend and forgot-password, per address.
     """
     await limiter.hit(ip_key(request, settings, "register"), settings.rate_limit_register_per_ip)
+    # Counted per address like resend and forgot-password, for every registration alike (a
+    # taken address is mailed "you already have an account"; counting only those would tell).
+    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
     await service.register(
         session,
         settings,

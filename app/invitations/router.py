@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response, status
 
 from app.auth.dependencies import AppSettings, VerifiedCaller
+from app.auth.router import Limiter
 from app.authz.guards import (
     OrganizationInvitationsCreate,
     OrganizationInvitationsDelete,
@@ -17,6 +18,7 @@ from app.authz.guards import (
 from app.db import Database, Session, TransactionalRoute
 from app.errors import error_responses
 from app.invitations import service
+from app.invitations.limits import invite_within_limits
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
 from app.pagination import Page, PageParams, page_params
 
@@ -24,7 +26,7 @@ router = APIRouter(tags=["invitations"], route_class=TransactionalRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 GUARDED = error_responses(401, 403, 404, 422)
-INVITE_ERRORS = error_responses(401, 403, 404, 409, 422)
+INVITE_ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
 @router.post(
@@ -38,12 +40,14 @@ async def invite_to_organization(
     ctx: OrganizationInvitationsCreate,
     db: Database,
     settings: AppSettings,
+    limiter: Limiter,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address into the organization with a role; the invitation is mailed."""
-    invitation = await service.invite(
+    invitation = await invite_within_limits(
         db,
         settings,
+        limiter,
         organization_id=ctx.organization_id,
         website_id=None,
         email=body.email,
@@ -113,12 +117,14 @@ async def invite_to_website(
     ctx: WebsiteInvitationsCreate,
     db: Database,
     settings: AppSettings,
+    limiter: Limiter,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address onto the website with a website role; the invitation is mailed."""
-    invitation = await service.invite(
+    invitation = await invite_within_limits(
         db,
         settings,
+        limiter,
         organization_id=ctx.organization_id,
         website_id=ctx.website_id,
         email=body.email,
