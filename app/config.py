@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
+    login_max_days: int = Field(default=30, ge=1)
+    purge_retention_days: int = Field(default=7, ge=1)
+    purge_interval_seconds: float = Field(default=3600, gt=0)
     verification_token_hours: int = Field(default=24, ge=1)
     reset_token_minutes: int = Field(default=60, ge=1)
     invitation_token_days: int = Field(default=7, ge=1)

@@ -1,7 +1,7 @@
 """Account use cases: registration, login, refresh rotation, logout, verification and reset."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -167,18 +167,31 @@ async def _start_login(
     )
     session.add(login)
     await session.flush()
-    return await _issue_refresh(session, settings, login.id, user_id)
+    return await _issue_refresh(session, settings, login.id, user_id, utcnow())
+
+
+def login_ends_at(settings: Settings, started_at: datetime) -> datetime:
+    """When a login ends whatever its refreshes: LOGIN_MAX_DAYS after it started."""
+    return started_at + timedelta(days=settings.login_max_days)
 
 
 async def _issue_refresh(
-    session: AsyncSession, settings: Settings, session_id: UUID, user_id: UUID
+    session: AsyncSession,
+    settings: Settings,
+    session_id: UUID,
+    user_id: UUID,
+    login_started_at: datetime,
 ) -> IssuedTokens:
     refresh = new_opaque_token()
     session.add(
         RefreshToken(
             session_id=session_id,
             token_hash=hash_token(refresh, settings.signing_key()),
-            expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+            # Refreshing keeps a login alive, but never past its absolute lifetime.
+            expires_at=min(
+                utcnow() + timedelta(days=settings.refresh_token_days),
+                login_ends_at(settings, login_started_at),
+            ),
         )
     )
     await session.flush()
@@ -264,11 +277,14 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
             "The refresh token was already used; this login is revoked.",
             code="invalid_refresh_token",
         )
-    if stored.expires_at <= utcnow():
+    now = utcnow()
+    if stored.expires_at <= now or login_ends_at(settings, login_session.created_at) <= now:
         raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
-    stored.used_at = utcnow()
-    login_session.last_used_at = stored.used_at
-    return await _issue_refresh(session, settings, login_session.id, login_session.user_id)
+    stored.used_at = now
+    login_session.last_used_at = now
+    return await _issue_refresh(
+        session, settings, login_session.id, login_session.user_id, login_session.created_at
+    )
 
 
 async def logout(session: AsyncSession, settings: Settings, *, token: str) -> None:
