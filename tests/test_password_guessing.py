@@ -73,8 +73,10 @@ async def service_of(database_url, **overrides):
         yield Service(application)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def service(database_url):
+    # One app for the module: its counters are keyed by addresses and networks each test makes
+    # up afresh, so tests cannot see one another's counts.
     async with service_of(database_url) as running:
         yield running
 
