@@ -23,9 +23,12 @@ RUN uv sync --frozen --no-dev --no-install-project --no-install-package pgserver
 
 FROM python:3.11-slim AS runtime
 
+# An image is for deployment: production's checks (a real SECRET_KEY, an address for mailed
+# links, an SMTP server) apply unless the environment says otherwise.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    ENVIRONMENT=production \
     HOST=0.0.0.0 \
     PORT=8000
 

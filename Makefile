@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
         rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
         bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
-        enable-user
+        enable-user timing
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ bench: install ## API throughput against a floor app, 1e3 and 1e6 websites (BENC
 
 bench-authz: install ## Authorization benchmark at 1e3, 1e5, 1e6 assignments (BENCH_DATABASE_URL)
 	$(BIN)/python -m scripts.benchmarks.authz
+
+timing: install ## Register, resend and forgot-password: medians with and without an account (BENCH_DATABASE_URL)
+	$(BIN)/python -m scripts.benchmarks.timing $(TIMING_ARGS)
 
 clean: ## Remove the virtual environments and local data
 	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: bool = False
     smtp_ssl: bool = False
+    mail_to_files: bool = False
     emails_from: Sender = "BlokID <no-reply@blokid.local>"
     mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     mail_max_attempts: int = Field(default=20, ge=1)
@@ -111,6 +112,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
+    login_max_days: int = Field(default=30, ge=1)
+    purge_retention_days: int = Field(default=7, ge=1)
+    purge_interval_seconds: float = Field(default=3600, gt=0)
     verification_token_hours: int = Field(default=24, ge=1)
     reset_token_minutes: int = Field(default=60, ge=1)
     invitation_token_days: int = Field(default=7, ge=1)
@@ -120,13 +124,17 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_login_per_account: int = Field(default=10, ge=1)
     rate_limit_login_per_ip: int = Field(default=50, ge=1)
+    rate_limit_login_account_ceiling: int = Field(default=100, ge=1)
     rate_limit_register_per_ip: int = Field(default=20, ge=1)
     rate_limit_mail_per_account: int = Field(default=5, ge=1)
+    rate_limit_invitations_per_inviter: int = Field(default=50, ge=1)
+    rate_limit_invitations_per_organization: int = Field(default=200, ge=1)
+    rate_limit_invitations_per_address: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=900, ge=1)
     rate_limit_exempt_ips: str = "127.0.0.1,::1"
 
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
-    password_screening: bool = False
+    password_screening: bool = True
     policy_check_seconds: float = Field(default=1.0, gt=0, le=60)
     log_json: bool | None = None
 
@@ -152,6 +160,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path)"
                 )
+        if (
+            self.environment is Environment.PRODUCTION
+            and not self.smtp_host
+            and not self.mail_to_files
+        ):
+            # Without SMTP every mail (verification, reset, invitation) would only be written to
+            # the container's disk: users would wait for mails that never come.
+            raise ValueError(
+                "SMTP_HOST must be set in production "
+                "(or MAIL_TO_FILES=true to write mails to .data/mail/ on purpose)"
+            )
         return self
 
     @property

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth.pages import router as pages_router
 from app.auth.passwords import configure_hash_concurrency
+from app.auth.purge import run_purges
 from app.auth.ratelimit import RateLimiter, rate_limit_redis
 from app.auth.router import router as auth_router
 from app.authz.policy import PolicyFileError
@@ -121,6 +122,9 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
                     asyncio.create_task(
                         MailSender(app.state.sessions, settings).run(), name="mail-sender"
                     )
+                )
+                tasks.append(
+                    asyncio.create_task(run_purges(app.state.sessions, settings), name="purge")
                 )
             yield
         finally:

@@ -124,11 +124,39 @@ def token_from_link(link: str) -> str:
     return match.group(1)
 
 
+async def mail_context(session: AsyncSession, mail: OutboxMail) -> dict[str, Any] | None:
+    """What the sender would render a queued mail with, decided in the test's transaction: its
+    context unsealed, with a new token for an account mail; None when nothing would be sent."""
+    from app.auth.service import account_mail_context
+    from app.mail.sealing import unseal
+    from tests.conftest import TEST_SECRET, make_settings
+
+    context = unseal(mail.context, TEST_SECRET)
+    settings = make_settings("postgresql://unused/unused")
+    prepared = await account_mail_context(session, settings, mail.recipient, mail.template, context)
+    # Committed into the test's transaction (as the sender commits it), so a later request's
+    # rollback cannot take the new token with it.
+    await session.commit()
+    return prepared
+
+
+async def deliverable_for(session: AsyncSession, email: str) -> list[str]:
+    """The templates of the queued mails for an address that the sender would send."""
+    return [
+        mail.template
+        for mail in await outbox_for(session, email)
+        if await mail_context(session, mail) is not None
+    ]
+
+
 async def latest_token(session: AsyncSession, email: str, template: str) -> str:
-    """The token in the newest queued mail of this template for the address."""
+    """The token in the newest queued mail of this template for the address, as the sender
+    would mail it."""
     mails = [m for m in await outbox_for(session, email) if m.template == template]
     assert mails, f"no {template} mail for {email}"
-    return token_from_link(mails[-1].context["link"])
+    context = await mail_context(session, mails[-1])
+    assert context is not None, f"the {template} mail for {email} would not be sent"
+    return token_from_link(context["link"])
 
 
 async def row_count(session: AsyncSession, model: Any, *conditions: Any) -> int:

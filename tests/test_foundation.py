@@ -97,6 +97,7 @@ class TestSettings:
     def test_production_requires_an_address_for_mailed_links(self, monkeypatch):
         monkeypatch.setenv("ENVIRONMENT", "production")
         monkeypatch.setenv("SECRET_KEY", "x" * 32)
+        monkeypatch.setenv("SMTP_HOST", "mail.example")
         monkeypatch.delenv("PUBLIC_URL", raising=False)
         monkeypatch.delenv("FRONTEND_URL", raising=False)
         with pytest.raises(SystemExit, match="PUBLIC_URL or FRONTEND_URL"):

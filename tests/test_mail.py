@@ -8,17 +8,19 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from app.auth.service import forgot_password, queue_verification_mail
+from app.auth.service import account_mail_context, forgot_password, queue_verification_mail
 from app.invitations.service import invite
 from app.mail.models import OutboxMail
 from app.mail.outbox import queue_mail
+from app.mail.sealing import unseal
 from app.mail.sender import MailSender
 from app.mail.templates import lifetime_text, render
-from tests.conftest import SessionBoundDatabase, make_settings
+from tests.conftest import TEST_SECRET, SessionBoundDatabase, make_settings
 from tests.factories import (
     create_organization,
     create_user,
     create_website,
+    mail_context,
     outbox_for,
     unique_email,
 )
@@ -26,14 +28,26 @@ from tests.live import free_port
 from tests.smtp import link_in, start_smtp
 
 
+def invitation_context(token):
+    """An invitation mail's context (a mail the sender sends as queued, whoever it is to)."""
+    return {
+        "inviter": "Ann",
+        "target": "the organization “Acme”",
+        "role": "user",
+        "link": f"http://x/invitations/accept?token={token}",
+        "valid_for": "7 days",
+    }
+
+
 async def queue_committed(app, recipients):
     async with app.state.sessions() as db, db.begin():
         for recipient in recipients:
             await queue_mail(
                 db,
+                app.state.settings,
                 recipient,
-                "verify_email",
-                {"link": f"http://x/verify-email?token=tok{recipient[:6]}"},
+                "invitation",
+                invitation_context(f"tok{recipient[:6]}"),
             )
 
 
@@ -58,7 +72,7 @@ class TestOutbox:
             await queue_committed(app, [address])
             await drain(sender_for(app, database_url, controller.port))
             [message] = inbox.to(address)
-            assert message["Subject"] == "Confirm your email address"
+            assert message["Subject"] == "You have been invited to BlokID"
             async with app.state.sessions() as db:
                 mail_id = await db.scalar(
                     sa.select(OutboxMail.id).where(OutboxMail.recipient == address)
@@ -175,7 +189,9 @@ class TestOutbox:
         address = unique_email("rollback")
         async with app.state.sessions() as db:
             async with db.begin():
-                await queue_mail(db, address, "verify_email", {"link": "http://x/?token=a"})
+                await queue_mail(
+                    db, app.state.settings, address, "invitation", invitation_context("a")
+                )
                 await db.rollback()
         async with app.state.sessions() as db:
             count = await db.scalar(
@@ -191,9 +207,10 @@ class TestOutbox:
             "/api/v1/auth/register", json={"email": address, "password": "tangerine-obelisk-42"}
         )
         mail = await session.scalar(sa.select(OutboxMail).where(OutboxMail.recipient == address))
-        assert mail.context["link"].startswith("http://testserver/verify-email?token=")
-        rendered = render(mail.template, mail.context)
-        assert mail.context["link"] in rendered.text
+        context = await mail_context(session, mail)
+        assert context["link"].startswith("http://testserver/verify-email?token=")
+        rendered = render(mail.template, context)
+        assert context["link"] in rendered.text
         assert "\n" not in rendered.subject
 
 
@@ -218,11 +235,15 @@ class TestContent:
     async def test_account_mails_state_the_configured_lifetimes(self, session, database_url):
         settings = make_settings(database_url, verification_token_hours=2, reset_token_minutes=15)
         user = await create_user(session, verified=False)
-        await queue_verification_mail(session, settings, user)
+        await queue_verification_mail(session, settings, user.email)
         await forgot_password(session, settings, email=user.email)
         verify, reset = await outbox_for(session, user.email)
-        assert "valid for 2 hours" in render(verify.template, verify.context).text
-        assert "valid for 15 minutes" in render(reset.template, reset.context).html
+        for mail, words in ((verify, "valid for 2 hours"), (reset, "valid for 15 minutes")):
+            context = unseal(mail.context, TEST_SECRET)
+            prepared = await account_mail_context(
+                session, settings, mail.recipient, mail.template, context
+            )
+            assert words in render(mail.template, prepared).text
 
     async def test_invitation_mail_names_what_it_invites_to(self, session, database_url):
         settings = make_settings(database_url, invitation_token_days=3)
@@ -240,7 +261,7 @@ class TestContent:
                 inviter=admin,
             )
             [mail] = await outbox_for(session, address)
-            rendered = render(mail.template, mail.context)
+            rendered = render(mail.template, await mail_context(session, mail))
             assert "Ann Admin invited you to" in rendered.text
             assert "“Acme <b>”" in rendered.text
             assert "“Acme &lt;b&gt;”" in rendered.html  # user text is escaped in HTML

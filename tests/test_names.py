@@ -5,13 +5,14 @@ import json
 import re
 import shutil
 import subprocess
+import unicodedata
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from app.types import NAME_MAX_RAW_LENGTH, NAME_PATTERN, Name
+from app.types import NAME_MAX_RAW_LENGTH, SCANNED_PLANES, Name, name_pattern
 from tests.factories import create_organization, create_website, logged_in_user
 
 API = "/api/v1"
@@ -23,8 +24,11 @@ ACCEPTED = [
     " " * 500 + "x" * 100 + "\u3000" * 3,  # trimmed length 100: the surroundings do not count
     "Zoë, (Ltd) #1 * 名前 😀",
     " " * 900 + "x" * 100,  # 1000 characters in all
-    "zero\u200bwidth and \ufeffBOM",  # format characters that do not reorder text
-    "\ufeff",  # not whitespace to Python's strip(), so this is one character
+    "\U0001f469\u200d\U0001f4bb",  # woman technologist: a joiner between two emoji
+    "Team \U0001f3f3\ufe0f\u200d\U0001f308",  # rainbow flag: emoji, selector, joiner, emoji
+    "\U0001f469\U0001f3fd\u200d\U0001f52c lab",  # a skin tone before the joiner
+    "e\u0301",  # a combining mark on a visible letter
+    "\u3164x",  # a blank letter beside a visible one
 ]
 REFUSED = [
     "",
@@ -42,12 +46,25 @@ REFUSED = [
     " " * 901 + "x" * 100,  # over 1000 characters with the whitespace
     "right\u202eto-left",  # a bidirectional override
     "isolate\u2066d\u2069",
+    "zero\u200bwidth",  # format characters that draw nothing
+    "\ufeff",
+    "\ufeffBOM",
+    "soft\u00adhyphen",
+    "a\u200db",  # a joiner between letters
+    "\U0001f469\u200d",  # a joiner with nothing to join
+    "\u200d\U0001f4bb",
+    "tag\U000e0041\U000e0042",  # tag characters
+    "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    "\u3164",  # a Hangul filler: a letter that draws nothing
+    "\u3164 \u115f",
+    "\u2800",  # the blank Braille pattern
+    "\u0301\u0301",  # combining marks with nothing to combine with
 ]
 
 
 def published_rule(text: str) -> bool:
     """What the OpenAPI document says: the pattern and the overall maxLength."""
-    return len(text) <= NAME_MAX_RAW_LENGTH and re.fullmatch(NAME_PATTERN, text) is not None
+    return len(text) <= NAME_MAX_RAW_LENGTH and re.fullmatch(name_pattern(), text) is not None
 
 
 def test_the_published_rule_is_the_rule():
@@ -73,6 +90,23 @@ def test_the_published_rule_is_the_rule():
     )
 )
 def test_published_rule_and_validator_agree_on_any_text(text):
+    check_agreement(text)
+
+
+@given(
+    st.text(
+        st.sampled_from(
+            ["a", " ", "\u200d", "\u200b", "\ufe0f", "\U0001f469", "\U0001f3fd", "\u2764", "\u3164"]
+            + ["\U000e0041", "\u0301", "\u00a0"]
+        ),
+        max_size=12,
+    )
+)
+def test_published_rule_and_validator_agree_around_emoji_and_invisible_characters(text):
+    check_agreement(text)
+
+
+def check_agreement(text):
     try:
         NAME.validate_python(text)
         valid = True
@@ -91,7 +125,7 @@ def test_an_ecmascript_engine_reads_the_pattern_the_same_way():
         "console.log(JSON.stringify(texts.map((t) => re.test(t))));"
     )
     node = subprocess.run(
-        ["node", "-e", script, NAME_PATTERN],
+        ["node", "-e", script, name_pattern()],
         input=json.dumps(samples),
         capture_output=True,
         text=True,
@@ -100,6 +134,16 @@ def test_an_ecmascript_engine_reads_the_pattern_the_same_way():
     )
     for text, matched in zip(samples, json.loads(node.stdout), strict=True):
         assert (matched and len(text) <= NAME_MAX_RAW_LENGTH) == published_rule(text), text
+
+
+def test_every_character_outside_the_scanned_planes_is_unassigned_or_private():
+    # The published pattern only describes the scanned planes; any character beyond them must
+    # be neither forbidden, nor a space, nor invisible, nor an emoji.
+    scanned = set(SCANNED_PLANES)
+    for code in range(0x110000):
+        if code in scanned or 0xD800 <= code <= 0xDFFF:
+            continue
+        assert unicodedata.category(chr(code)) in {"Cn", "Co"}, hex(code)
 
 
 class TestOverHttp:
@@ -160,4 +204,4 @@ class TestPatchNull:
                 schema = schemas[model]["properties"][field]
                 assert "anyOf" not in schema, (model, schema)
                 assert schema["type"] == "string", (model, schema)
-        assert schemas["OrganizationPatch"]["properties"]["name"]["pattern"] == NAME_PATTERN
+        assert schemas["OrganizationPatch"]["properties"]["name"]["pattern"] == name_pattern()

@@ -120,6 +120,8 @@ class TestStartUp:
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PORT": str(port),
             "RATE_LIMIT_ENABLED": "false",
+            # Production refuses to start without a mail server unless told to write files.
+            "MAIL_TO_FILES": "true",
         }
         try:
             with log_path.open("wb") as log:

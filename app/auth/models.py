@@ -13,6 +13,15 @@ class LoginSession(SQLModel, table=True):
     """One login: every refresh token rotated from it belongs to it; revoking it ends the login."""
 
     __tablename__ = "login_sessions"
+    # What the purge job walks: ended logins by revocation, logins past any lifetime by age.
+    __table_args__ = (
+        sa.Index(
+            "ix_login_sessions_revoked_at",
+            "revoked_at",
+            postgresql_where=sa.text("revoked_at IS NOT NULL"),
+        ),
+        sa.Index("ix_login_sessions_created_at", "created_at"),
+    )
 
     id: UUID = uuid_pk()
     user_id: UUID = Field(
@@ -45,7 +54,9 @@ class RefreshToken(SQLModel, table=True):
         )
     )
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    expires_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(
+        sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True)
+    )
     used_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
     created_at: datetime = created_at_column()
 
@@ -66,6 +77,8 @@ class AccountToken(SQLModel, table=True):
     )
     purpose: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    expires_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(
+        sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True)
+    )
     used_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
     created_at: datetime = created_at_column()

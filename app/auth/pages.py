@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse
 
 from app.auth import service
 from app.auth.ratelimit import Limiter
-from app.auth.router import request_reset_mail
+from app.auth.router import password_failures_key, request_reset_mail
 from app.config import AppSettings, Settings
-from app.db import Session, TransactionalRoute
+from app.db import Database, Session, TransactionalRoute
 from app.errors import AppError
 
 router = APIRouter(include_in_schema=False, route_class=TransactionalRoute)
@@ -28,9 +28,31 @@ input,button{{font-size:1rem;padding:.5rem;margin:.25rem 0;width:100%}}</style><
 <body><h1>{title}</h1>{body}</body></html>"""
 
 
+PAGE_HEADERS = {
+    # No script, no frame, no resource from elsewhere: the pages need none, and a page that
+    # cannot be framed cannot be clickjacked into confirming or resetting for someone else.
+    # The inline <style> is the only thing the page loads; forms post back to this origin only.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    # The URLs of these pages hold tokens: never send them on to another site.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    # A page showing a token (the invitation one) must not stay in a shared cache.
+    "Cache-Control": "no-store",
+}
+"""Headers of every HTML page."""
+
+
 def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    """An HTML page; `body` must already be escaped."""
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
+    """An HTML page with `PAGE_HEADERS`; `body` must already be escaped."""
+    return HTMLResponse(
+        _PAGE.format(title=escape(title), body=body),
+        status_code=status_code,
+        headers=PAGE_HEADERS,
+    )
 
 
 # Any string is a token here too; one never issued gets the "link not valid" page. An empty field
@@ -81,8 +103,9 @@ async def reset_password_form(token: TokenQuery = "") -> HTMLResponse:
 
 @router.post("/reset-password")
 async def reset_password_submit(
-    session: Session,
+    db: Database,
     settings: AppSettings,
+    limiter: Limiter,
     token: TokenForm = "",
     password: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
@@ -92,13 +115,14 @@ async def reset_password_submit(
             "Password not changed", "<p id='result'>The password has control characters.</p>", 422
         )
     try:
-        await service.reset_password(session, settings, token=token, password=password)
+        email = await service.reset_password(db, settings, token=token, password=password)
     except AppError as exc:
-        await session.rollback()  # the token stays usable when the password is refused
+        await db.rollback()  # the token stays usable when the password is refused
         detail = exc.detail
         if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT and getattr(exc, "errors", None):
             detail = exc.errors[0]["msg"]  # type: ignore[attr-defined]
         return page("Password not changed", f"<p id='result'>{escape(detail)}</p>", exc.status)
+    await limiter.clear_failures(password_failures_key(email))
     return page(
         "Password changed",
         "<p id='result'>Your password is changed. Every other login has ended.</p>",

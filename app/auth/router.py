@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
-from app.auth.ratelimit import Hit, Limiter, RateLimiter
+from app.auth.ratelimit import Hit, Limiter, RateLimiter, client_network
 from app.auth.schemas import (
     Accepted,
     MailRequestIn,
@@ -34,11 +34,12 @@ def client_ip(request: Request) -> str:
 
 
 def ip_key(request: Request, settings: Settings, scope: str) -> str | None:
-    """The per-IP rate-limit key of this request, or None for an exempt client address."""
+    """The per-IP rate-limit key of this request (an IPv6 client counts as its /64), or None
+    for an exempt client address."""
     ip = client_ip(request)
     if ip in settings.rate_limit_exempt_ip_set:
         return None
-    return f"{scope}:ip:{ip}"
+    return f"{scope}:ip:{client_network(ip)}"
 
 
 def _account_key(username: str) -> str:
@@ -47,6 +48,27 @@ def _account_key(username: str) -> str:
         return normalize_email(username)
     except ValueError:
         return username.strip().lower()[:320]
+
+
+def password_failures_key(email: str) -> str:
+    """The account whose failed password checks are counted: login, password change and
+    account deletion share it, so a stolen access token buys no extra guesses."""
+    return f"password-failures:{email}"
+
+
+async def count_password_check(
+    request: Request, settings: Settings, limiter: RateLimiter, email: str
+) -> Hit | None:
+    """Count a password check of the account from this client's network (429 past
+    RATE_LIMIT_LOGIN_PER_ACCOUNT for the network or RATE_LIMIT_LOGIN_ACCOUNT_CEILING for the
+    account). Exempt addresses are counted too: the limit protects the account, not the
+    service. Refund the hit when the password was right."""
+    return await limiter.hit_failure(
+        password_failures_key(email),
+        client_network(client_ip(request)),
+        per_network=settings.rate_limit_login_per_account,
+        per_account=settings.rate_limit_login_account_ceiling,
+    )
 
 
 def _tokens(issued: service.IssuedTokens, response: Response) -> TokenPair:
@@ -72,9 +94,13 @@ async def register(
 ) -> Accepted:
     """Create an account and its organization, and mail a verification link.
 
-    Answers the same whether or not the address is taken (its owner is mailed instead).
+    Answers the same whether or not the address is taken (its owner is mailed instead). Limited
+    per IP and, like resend and forgot-password, per address.
     """
     await limiter.hit(ip_key(request, settings, "register"), settings.rate_limit_register_per_ip)
+    # Counted per address like resend and forgot-password, for every registration alike (a
+    # taken address is mailed "you already have an account"; counting only those would tell).
+    await limiter.hit(f"mail:account:{body.email}", settings.rate_limit_mail_per_account)
     await service.register(
         session,
         settings,
@@ -96,18 +122,21 @@ async def login(
 ) -> TokenPair:
     """Exchange email and password (OAuth2 password flow form) for an access and a refresh token.
 
-    Failed attempts count towards the limits. Every attempt holds a count while it runs, so
-    simultaneous wrong passwords cannot all pass; one that succeeds, or is refused, or fails for
-    a reason that is not the caller's, gives it back. Past a limit every attempt, right or wrong,
-    answers 429 until the window ends.
+    Failed attempts count towards the limits: per client IP (an IPv6 client's /64), per account
+    and client network, and per account from every network. Every attempt holds a count while it
+    runs, so simultaneous wrong passwords cannot all pass; one that succeeds, or is refused, or
+    fails for a reason that is not the caller's, gives it back. Past a limit every attempt from
+    that network (or, past the account's ceiling, from anywhere), right or wrong, answers 429
+    until the window ends.
     """
     per_ip = ip_key(request, settings, "login")
-    per_account = f"login:account:{_account_key(form.username)}"
     hits: list[Hit | None] = []
     wrong_credentials = False
     try:
         hits.append(await limiter.hit(per_ip, settings.rate_limit_login_per_ip))
-        hits.append(await limiter.hit(per_account, settings.rate_limit_login_per_account))
+        hits.append(
+            await count_password_check(request, settings, limiter, _account_key(form.username))
+        )
         issued = await service.login(
             db,
             settings,
@@ -121,11 +150,12 @@ async def login(
     finally:
         if not wrong_credentials:
             # Shielded: a cancelled request (client gone, shutdown) still gives its counts back.
-            await asyncio.shield(_refund(limiter, hits))
+            await asyncio.shield(refund_all(limiter, hits))
     return _tokens(issued, response)
 
 
-async def _refund(limiter: RateLimiter, hits: list[Hit | None]) -> None:
+async def refund_all(limiter: RateLimiter, hits: list[Hit | None]) -> None:
+    """Give back every hit (shield the call: a cancelled request still gives them back)."""
     for hit in hits:
         await limiter.refund(hit)
 
@@ -227,8 +257,10 @@ async def request_reset_mail(
     responses=error_responses(400, 422),
 )
 async def reset_password(
-    body: ResetPasswordIn, session: Session, settings: AppSettings
+    body: ResetPasswordIn, db: Database, settings: AppSettings, limiter: Limiter
 ) -> Response:
-    """Set a new password with the mailed token; every login of the user ends."""
-    await service.reset_password(session, settings, token=body.token, password=body.password)
+    """Set a new password with the mailed token; every login of the user ends, and the failed
+    password checks counted against the account are forgotten."""
+    email = await service.reset_password(db, settings, token=body.token, password=body.password)
+    await limiter.clear_failures(password_failures_key(email))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,8 +1,9 @@
 """Account use cases: registration, login, refresh rotation, logout, verification and reset."""
 
 from dataclasses import dataclass
-from datetime import timedelta
-from uuid import UUID
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,14 @@ from app.auth.schemas import LoginPublic, login_public
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import Forbidden, InvalidToken, NotFound, Unauthorized, ValidationFailed
+from app.errors import (
+    Forbidden,
+    InvalidToken,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    violated_unique_constraint,
+)
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
 from app.memberships.service import found_organization
@@ -78,15 +86,36 @@ def _link_context(settings: Settings, path: str, token: str, purpose: str) -> di
     }
 
 
-async def queue_verification_mail(session: AsyncSession, settings: Settings, user: User) -> None:
-    """A new verification token and its mail, in the caller's transaction."""
-    token = await _issue_account_token(session, settings, user.id, VERIFY_EMAIL)
-    await queue_mail(
-        session,
-        user.email,
-        "verify_email",
-        _link_context(settings, "verify-email", token, VERIFY_EMAIL),
-    )
+async def queue_verification_mail(session: AsyncSession, settings: Settings, email: str) -> None:
+    """Queue a verification mail to the address, in the caller's transaction. Its token is
+    made when the mail is sent (see `account_mail_context`), so no raw token is ever stored."""
+    await queue_mail(session, settings, email, VERIFY_EMAIL, {})
+
+
+async def account_mail_context(
+    session: AsyncSession,
+    settings: Settings,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+) -> dict[str, Any] | None:
+    """What a queued mail is rendered with, decided when it is sent, in the sender's
+    transaction: a verification mail gets a new token if the address has an unverified account,
+    a reset mail if it has an account; otherwise there is nothing to send (None). Other mails
+    keep the context they were queued with.
+
+    The request that queued the mail did the same work whatever the address (one outbox row),
+    so neither its answer nor its timing tells whether the address has an account; and the
+    token exists only as its hash in the database and, raw, in the sent mail.
+    """
+    if template not in (VERIFY_EMAIL, RESET_PASSWORD):
+        return context
+    user = await session.scalar(sa.select(User).where(col(User.email) == recipient))
+    if user is None or (template == VERIFY_EMAIL and user.email_verified_at is not None):
+        return None
+    path = "verify-email" if template == VERIFY_EMAIL else "reset-password"
+    token = await _issue_account_token(session, settings, user.id, template)
+    return _link_context(settings, path, token, template)
 
 
 async def register(
@@ -100,29 +129,41 @@ async def register(
     """Create the user, their organization, the admin assignment and the verification mail.
 
     A taken address gets a "you already have an account" mail instead and no other change; the
-    caller cannot tell the two apart. The unique constraint on the email decides races: the insert
-    runs in a savepoint so a concurrent winner turns this request into the "taken" case.
+    caller cannot tell the two apart, by the answer or by its timing: for a taken address the
+    same rows (a user under a reserved placeholder address, its organization and membership) are
+    written in a savepoint that is then rolled back, so both cases do the same work. The unique
+    constraint on the email decides races: a concurrent winner turns this request into the
+    "taken" case.
     """
     check_new_password(password, email, settings)
     hashed = await hash_password(password)
-    existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
-    if existing is None:
-        user = User(email=email, hashed_password=hashed)
-        try:
-            async with session.begin_nested():
-                session.add(user)
-                await session.flush()
-        except IntegrityError:
-            existing = await session.scalar(sa.select(User.id).where(User.email == email))  # type: ignore[call-overload, arg-type]
-        else:
-            name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
-            await found_organization(session, name=name, owner_id=user.id)
-            await queue_verification_mail(session, settings, user)
-            return
-    # A page that asks for the address and mails a reset link: this mail itself carries no token,
-    # since whoever registered may not own the address.
-    reset_link = f"{settings.links_base_url}/forgot-password"
-    await queue_mail(session, email, "account_exists", {"reset_link": reset_link})
+    taken = (
+        await session.scalar(sa.select(col(User.id)).where(col(User.email) == email))
+    ) is not None
+    name = organization_name or f"{email.split('@', 1)[0]}'s organization"[:100]
+    savepoint = await session.begin_nested()
+    try:
+        # RFC 2606 reserves .invalid: the placeholder can never be anyone's address.
+        user = User(
+            email=f"{uuid4().hex}@taken.invalid" if taken else email, hashed_password=hashed
+        )
+        session.add(user)
+        await session.flush()
+        await found_organization(session, name=name, owner_id=user.id)
+    except IntegrityError as exc:
+        # A concurrent registration of the address won; any other failure is not "taken".
+        if violated_unique_constraint(exc) != "uq_users_email":
+            raise
+        taken = True
+    if taken:
+        await savepoint.rollback()
+        # A page that asks for the address and mails a reset link: this mail itself carries no
+        # token, since whoever registered may not own the address.
+        reset_link = f"{settings.links_base_url}/forgot-password"
+        await queue_mail(session, settings, email, "account_exists", {"reset_link": reset_link})
+        return
+    await savepoint.commit()
+    await queue_verification_mail(session, settings, email)
 
 
 USER_AGENT_LENGTH = 512
@@ -136,18 +177,31 @@ async def _start_login(
     )
     session.add(login)
     await session.flush()
-    return await _issue_refresh(session, settings, login.id, user_id)
+    return await _issue_refresh(session, settings, login.id, user_id, utcnow())
+
+
+def login_ends_at(settings: Settings, started_at: datetime) -> datetime:
+    """When a login ends whatever its refreshes: LOGIN_MAX_DAYS after it started."""
+    return started_at + timedelta(days=settings.login_max_days)
 
 
 async def _issue_refresh(
-    session: AsyncSession, settings: Settings, session_id: UUID, user_id: UUID
+    session: AsyncSession,
+    settings: Settings,
+    session_id: UUID,
+    user_id: UUID,
+    login_started_at: datetime,
 ) -> IssuedTokens:
     refresh = new_opaque_token()
     session.add(
         RefreshToken(
             session_id=session_id,
             token_hash=hash_token(refresh, settings.signing_key()),
-            expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+            # Refreshing keeps a login alive, but never past its absolute lifetime.
+            expires_at=min(
+                utcnow() + timedelta(days=settings.refresh_token_days),
+                login_ends_at(settings, login_started_at),
+            ),
         )
     )
     await session.flush()
@@ -250,11 +304,14 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
             "The refresh token was already used; this login is revoked.",
             code="invalid_refresh_token",
         )
-    if stored.expires_at <= utcnow():
+    now = utcnow()
+    if stored.expires_at <= now or login_ends_at(settings, login_session.created_at) <= now:
         raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
-    stored.used_at = utcnow()
-    login_session.last_used_at = stored.used_at
-    return await _issue_refresh(session, settings, login_session.id, login_session.user_id)
+    stored.used_at = now
+    login_session.last_used_at = now
+    return await _issue_refresh(
+        session, settings, login_session.id, login_session.user_id, login_session.created_at
+    )
 
 
 async def logout(session: AsyncSession, settings: Settings, *, token: str) -> None:
@@ -307,41 +364,50 @@ async def verify_email(session: AsyncSession, settings: Settings, *, token: str)
 
 
 async def resend_verification(session: AsyncSession, settings: Settings, *, email: str) -> None:
-    """Queue a new verification mail if the address belongs to an unverified user."""
-    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
-    if user is not None and user.email_verified_at is None:
-        await queue_verification_mail(session, settings, user)
+    """Queue a verification mail; the sender sends it only if the address has an unverified
+    account (see `account_mail_context`), so this request does the same work for any address."""
+    await queue_verification_mail(session, settings, email)
 
 
 async def forgot_password(session: AsyncSession, settings: Settings, *, email: str) -> None:
-    """Queue a reset mail if the address has an account."""
-    user = await session.scalar(sa.select(User).where(User.email == email))  # type: ignore[arg-type]
-    if user is not None:
-        token = await _issue_account_token(session, settings, user.id, RESET_PASSWORD)
-        await queue_mail(
-            session,
-            user.email,
-            "reset_password",
-            _link_context(settings, "reset-password", token, RESET_PASSWORD),
-        )
+    """Queue a reset mail; the sender sends it only if the address has an account (see
+    `account_mail_context`), so this request does the same work for any address."""
+    await queue_mail(session, settings, email, RESET_PASSWORD, {})
+
+
+_RESET_LINK_OWNER = """
+SELECT u.email FROM account_tokens AS t JOIN users AS u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3
+"""
 
 
 async def reset_password(
-    session: AsyncSession, settings: Settings, *, token: str, password: str
-) -> None:
-    """Set a new password from a reset token and end every login of the user.
+    db: RequestDatabase, settings: Settings, *, token: str, password: str
+) -> str:
+    """Set a new password from a reset token and end every login of the user; returns the
+    account's email.
 
-    Following the mailed link proves the address, so an unverified email becomes verified.
+    Following the mailed link proves the address, so an unverified email becomes verified. The
+    token is looked up with a plain read and the new password hashed before the token row is
+    locked: no pooled connection (nor row lock) is held while the request waits for a hashing
+    slot. Consuming the token re-checks it under the lock.
     """
+    token_hash = hash_token(token, settings.signing_key())
+    email = await db.fetchrow(_RESET_LINK_OWNER, token_hash, RESET_PASSWORD, utcnow())
+    if email is None:
+        raise InvalidToken()
+    check_new_password(password, email[0], settings)
+    hashed = await hash_password(password)
+    session = db.session
     user = await _use_account_token(session, settings, token, RESET_PASSWORD)
-    check_new_password(password, user.email, settings)
-    user.hashed_password = await hash_password(password)
+    user.hashed_password = hashed
     now = utcnow()
     user.updated_at = now
     if user.email_verified_at is None:
         user.email_verified_at = now
     await void_reset_links(session, user.id)
     await revoke_logins(session, user.id)
+    return user.email
 
 
 async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:

@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import VerifiedCaller
+from app.auth.ratelimit import Limiter
 from app.authz.guards import (
     OrganizationInvitationsCreate,
     OrganizationInvitationsDelete,
@@ -18,12 +19,13 @@ from app.db import Database, Session, TransactionalRoute
 from app.errors import GUARDED, error_responses
 from app.http import location
 from app.invitations import service
+from app.invitations.limits import invite_within_limits
 from app.invitations.schemas import AcceptIn, InvitationIn, InvitationPublic, MembershipPublic
 from app.pagination import Page, Paging
 
 router = APIRouter(tags=["invitations"], route_class=TransactionalRoute)
 
-INVITE_ERRORS = error_responses(401, 403, 404, 409, 422)
+INVITE_ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
 @router.post(
@@ -38,12 +40,14 @@ async def invite_to_organization(
     db: Database,
     settings: AppSettings,
     request: Request,
+    limiter: Limiter,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address into the organization with a role; the invitation is mailed."""
-    invitation = await service.invite(
+    invitation = await invite_within_limits(
         db,
         settings,
+        limiter,
         organization_id=ctx.organization_id,
         website_id=None,
         email=body.email,
@@ -117,12 +121,14 @@ async def invite_to_website(
     db: Database,
     settings: AppSettings,
     request: Request,
+    limiter: Limiter,
     response: Response,
 ) -> InvitationPublic:
     """Invite an address onto the website with a website role; the invitation is mailed."""
-    invitation = await service.invite(
+    invitation = await invite_within_limits(
         db,
         settings,
+        limiter,
         organization_id=ctx.organization_id,
         website_id=ctx.website_id,
         email=body.email,

@@ -102,6 +102,7 @@ async def invite(
     organization_name, website_name = await repository.target_names(db, organization_id, website_id)
     await insert_mail(
         db,
+        settings,
         email,
         "invitation",
         {

@@ -12,15 +12,26 @@ from app.db import created_at_column, uuid_pk
 
 
 class OutboxMail(SQLModel, table=True):
-    """A mail to send: template name and context; the sender renders it when it sends."""
+    """A mail to send: template name and sealed context; the sender renders it when it sends.
+
+    `skipped`: an account mail whose address had no account (or, for verification, no
+    unverified one) when it was due; nothing was sent. Once a mail is sent, skipped or failed its
+    context is emptied.
+    """
 
     __tablename__ = "outbox_mails"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'skipped')", name="status"),
         sa.Index(
             "ix_outbox_mails_due",
             "next_attempt_at",
             postgresql_where=sa.text("status = 'pending'"),
+        ),
+        # What the purge job walks: mails that are done, oldest first.
+        sa.Index(
+            "ix_outbox_mails_done",
+            "created_at",
+            postgresql_where=sa.text("status <> 'pending'"),
         ),
     )
 

@@ -21,8 +21,10 @@ import emails
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.service import account_mail_context
 from app.config import DATA_DIR, Settings
 from app.mail.models import OutboxMail
+from app.mail.sealing import UnreadableContext, unseal
 from app.mail.templates import RenderedMail, render
 
 logger = logging.getLogger("app.mail")
@@ -59,7 +61,13 @@ class _Claim:
 
 
 class _GaveUp:
-    """A claimed row that had no attempts left: marked failed, nothing to send."""
+    """A claimed row with nothing to send: no attempts left, a context that cannot be opened,
+    or an account mail whose address has no account (marked failed or skipped)."""
+
+
+EMPTY_CONTEXT: dict[str, Any] = {}
+"""What a row keeps once it is sent, skipped or given up: its link and token are not needed
+any more, so the database does not hold them."""
 
 
 class MailSender:
@@ -149,21 +157,40 @@ class MailSender:
             if row.attempts >= self._settings.mail_max_attempts:
                 # Sent or tried that often without a recorded outcome: stop.
                 row.status = "failed"
+                row.context = EMPTY_CONTEXT
                 row.last_error = row.last_error or "no outcome recorded after every attempt"
                 logger.warning("mail %s given up after %s attempts", row.id, row.attempts)
+                return _GaveUp()
+            try:
+                context = unseal(row.context, self._settings.signing_key())
+            except UnreadableContext as exc:
+                # Queued under another SECRET_KEY: no attempt will ever open it.
+                row.status = "failed"
+                row.context = EMPTY_CONTEXT
+                row.last_error = str(exc)
+                logger.warning("mail %s given up: %s", row.id, exc)
+                return _GaveUp()
+            # An account mail's token is made now, in this transaction: committed with the
+            # lease, before the mail leaves.
+            prepared = await account_mail_context(
+                session, self._settings, row.recipient, row.template, context
+            )
+            if prepared is None:
+                row.status = "skipped"
+                row.context = EMPTY_CONTEXT
                 return _GaveUp()
             row.attempts += 1
             # Database time throughout: an application clock behind the database's would make a
             # mail due again at once.
             row.next_attempt_at = sa.func.now() + SEND_LEASE  # type: ignore[assignment]
-            return _Claim(row.id, row.recipient, row.template, dict(row.context), row.attempts)
+            return _Claim(row.id, row.recipient, row.template, prepared, row.attempts)
 
     async def _record_sent(self, claim: "_Claim") -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 sa.update(OutboxMail)
                 .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
-                .values(status="sent", sent_at=sa.func.now())
+                .values(status="sent", sent_at=sa.func.now(), context=EMPTY_CONTEXT)
             )
 
     async def _record_failure(self, claim: "_Claim", exc: Exception) -> None:
@@ -175,6 +202,9 @@ class MailSender:
                 .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
                 .values(
                     status="failed" if gave_up else "pending",
+                    # A retry unseals the stored context again (and makes a new token for an
+                    # account mail); a mail given up needs it no more.
+                    **({"context": EMPTY_CONTEXT} if gave_up else {}),
                     last_error=error,
                     next_attempt_at=sa.func.now()
                     + backoff(claim.attempts, self._settings.mail_max_backoff_seconds),

@@ -1,15 +1,19 @@
 """The /users/me routes."""
 
+import asyncio
+import sys
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth import service as auth_service
-from app.auth.dependencies import CurrentCaller
+from app.auth.dependencies import Caller, CurrentCaller
+from app.auth.ratelimit import Limiter, RateLimiter
+from app.auth.router import count_password_check, refund_all
 from app.auth.schemas import LoginPublic
 from app.authz.guards import Policy
-from app.config import AppSettings
-from app.db import Session, TransactionalRoute
+from app.config import AppSettings, Settings
+from app.db import Database, RequestDatabase, Session, TransactionalRoute
 from app.errors import error_responses
 from app.http import json_response
 from app.pagination import Page, Paging
@@ -47,34 +51,66 @@ async def update_me(body: UserUpdate, caller: CurrentCaller, session: Session) -
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="change_my_password",
-    responses=error_responses(400, 401, 422),
+    responses=error_responses(400, 401, 422, 429),
 )
 async def change_password(
-    body: PasswordChange, caller: CurrentCaller, session: Session, settings: AppSettings
+    body: PasswordChange,
+    request: Request,
+    caller: CurrentCaller,
+    db: Database,
+    settings: AppSettings,
+    limiter: Limiter,
 ) -> Response:
-    """Change the password; every other login of the user ends."""
-    await service.change_password(
-        session,
-        settings,
-        caller,
-        current_password=body.current_password,
-        new_password=body.new_password,
-    )
+    """Change the password; every other login of the user ends. Wrong current passwords count
+    towards the account's limits like failed logins (429 past them)."""
+    await _check_password(request, caller, db, settings, limiter, body.current_password)
+    await service.change_password(db, settings, caller, new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _check_password(
+    request: Request,
+    caller: Caller,
+    db: RequestDatabase,
+    settings: Settings,
+    limiter: RateLimiter,
+    password: str,
+) -> None:
+    """400 `invalid_password` unless `password` is the caller's; the check is counted like a
+    login attempt (per account and client network, and per account), and a right password
+    gives its count back."""
+    hit = await count_password_check(request, settings, limiter, caller.user.email)
+    matches = False
+    try:
+        matches = await service.password_matches(db, caller, password)
+    finally:
+        if matches or sys.exc_info()[0] is not None:
+            # Shielded: a cancelled request still gives its count back.
+            await asyncio.shield(refund_all(limiter, [hit]))
+    if not matches:
+        raise service.wrong_password()
 
 
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="delete_me",
-    responses=error_responses(400, 401, 409, 422),
+    responses=error_responses(400, 401, 409, 422, 429),
 )
 async def delete_me(
-    body: AccountDeletion, caller: CurrentCaller, session: Session, policy: Policy
+    body: AccountDeletion,
+    request: Request,
+    caller: CurrentCaller,
+    db: Database,
+    settings: AppSettings,
+    limiter: Limiter,
+    policy: Policy,
 ) -> Response:
     """Delete the account. Organizations where the caller is the only member are deleted too;
-    being the last admin of an organization with other members is refused (409 `last_admin`)."""
-    await service.delete_account(session, policy, caller, password=body.password)
+    being the last admin of an organization with other members is refused (409 `last_admin`).
+    Wrong passwords count towards the account's limits like failed logins (429 past them)."""
+    await _check_password(request, caller, db, settings, limiter, body.password)
+    await service.delete_account(db.session, policy, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

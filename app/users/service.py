@@ -7,7 +7,7 @@ from app.auth.passwords import hash_password, verify_password
 from app.auth.service import check_new_password, revoke_logins, void_reset_links
 from app.authz.engine import PolicyEngine
 from app.config import Settings
-from app.db import utcnow
+from app.db import RequestDatabase, utcnow
 from app.errors import BadRequest
 from app.memberships.service import leave_all_organizations
 from app.users.models import User
@@ -30,37 +30,46 @@ async def update_profile(session: AsyncSession, caller: Caller, *, full_name: st
     return user
 
 
-async def _require_password(user: User, password: str) -> None:
-    ok, _ = await verify_password(password, user.hashed_password)
-    if not ok:
-        raise BadRequest("The password is incorrect.", code="invalid_password")
+_STORED_HASH_SQL = "SELECT hashed_password FROM users WHERE id = $1"
+
+
+async def password_matches(db: RequestDatabase, caller: Caller, password: str) -> bool:
+    """Whether `password` is the caller's. The hash is read with a plain read that gives its
+    connection back at once, so a request waiting for a hashing slot holds no pooled
+    connection; call this before the request's session starts."""
+    row = await db.fetchrow(_STORED_HASH_SQL, caller.user.id)
+    if row is None:
+        raise invalid_token()  # the account went since the request authenticated
+    ok, _ = await verify_password(password, row[0])
+    return ok
+
+
+def wrong_password() -> BadRequest:
+    """The 400 of a wrong current password."""
+    return BadRequest("The password is incorrect.", code="invalid_password")
 
 
 async def change_password(
-    session: AsyncSession,
-    settings: Settings,
-    caller: Caller,
-    *,
-    current_password: str,
-    new_password: str,
+    db: RequestDatabase, settings: Settings, caller: Caller, *, new_password: str
 ) -> None:
-    """Replace the password after checking the current one; other logins end, this one stays."""
+    """Replace the password (the current one already checked, see `password_matches`); other
+    logins end, this one stays. The new hash is computed before the session takes a
+    connection."""
+    check_new_password(new_password, caller.user.email, settings, field="new_password")
+    hashed = await hash_password(new_password)
+    session = db.session
     user = await _account(session, caller)
-    await _require_password(user, current_password)
-    check_new_password(new_password, user.email, settings, field="new_password")
-    user.hashed_password = await hash_password(new_password)
+    user.hashed_password = hashed
     user.updated_at = utcnow()
     await revoke_logins(session, user.id, keep=caller.session_id)
     await void_reset_links(session, user.id)
     await session.flush()
 
 
-async def delete_account(
-    session: AsyncSession, policy: PolicyEngine, caller: Caller, *, password: str
-) -> None:
-    """Delete the user after checking the password, leaving or deleting their organizations first."""
+async def delete_account(session: AsyncSession, policy: PolicyEngine, caller: Caller) -> None:
+    """Delete the user (the password already checked, see `password_matches`), leaving or
+    deleting their organizations first."""
     user = await _account(session, caller)
-    await _require_password(user, password)
     await leave_all_organizations(session, policy, user.id)
     await session.delete(user)
     await session.flush()
