@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.orm import exc as sa_orm_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -263,6 +264,10 @@ def _sqlstate(exc: BaseException) -> str:
 
 async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
     # Errors of the statements the request path runs on asyncpg directly.
+    if isinstance(exc, AsyncAdapt_asyncpg_dbapi.Error) and isinstance(exc.__cause__, Exception):
+        # A connection the pool could not open (the server is starting up or shutting down,
+        # 57P03) reaches the request as asyncpg's error in SQLAlchemy's adapter class.
+        exc = exc.__cause__
     state = _sqlstate(exc)
     if state.startswith("22"):
         return _unstorable_value()
@@ -289,6 +294,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.PostgresError, _driver_error)
     app.add_exception_handler(asyncpg.InterfaceError, _driver_error)
     app.add_exception_handler(asyncpg.InternalClientError, _driver_error)
+    app.add_exception_handler(AsyncAdapt_asyncpg_dbapi.Error, _driver_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
