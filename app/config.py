@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_prepared_statements: bool = True
+    database_statement_timeout_seconds: float = Field(default=10, ge=0, le=3600)
     redis_url: str | None = None
     secret_key: str | None = None
     public_url: str | None = None

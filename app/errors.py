@@ -352,12 +352,21 @@ def problem_json_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# The server cancelled a statement: it ran or waited for a lock past the statement timeout.
+_QUERY_CANCELED = "57014"
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(exc).__name__)
+    if _sqlstate(exc) == _QUERY_CANCELED:
+        logger.warning("database statement timed out: %s", type(exc).__name__)
+        detail = "The database did not answer in time; retry later."
+    else:
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        detail = "The database is unavailable; retry later."
     return problem_response(
         503,
         "service_unavailable",
-        "The database is unavailable; retry later.",
+        detail,
         headers={"Retry-After": "5"},
         request=request,
     )

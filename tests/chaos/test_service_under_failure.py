@@ -1,14 +1,16 @@
 """Service behaviour the failure scenarios (`make chaos`) found wanting, pinned by tests that
 need no cluster of their own."""
 
+import asyncio
 import contextlib
 
 import asyncpg
+import sqlalchemy as sa
 from fastapi import APIRouter
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
-from app.db import TransactionalRoute
+from app.db import Database, TransactionalRoute, create_engine
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -27,6 +29,57 @@ def app_with(database_url, router, **settings):
     app = create_app(make_settings(database_url, **settings), run_background_tasks=False)
     app.include_router(router)
     return app
+
+
+class TestStatementTimeout:
+    async def test_connections_carry_the_timeout(self, database_url):
+        engine = create_engine(database_url, pool_size=1, statement_timeout=0.25)
+        try:
+            async with engine.connect() as connection:
+                shown = await connection.scalar(sa.text("SHOW statement_timeout"))
+            assert shown == "250ms"
+        finally:
+            await engine.dispose()
+
+    async def test_without_prepared_statements_no_start_up_parameter_is_sent(self, database_url):
+        engine = create_engine(
+            database_url, pool_size=1, prepared_statements=False, statement_timeout=0.25
+        )
+        try:
+            async with engine.connect() as connection:
+                shown = await connection.scalar(sa.text("SHOW statement_timeout"))
+            assert shown == "0"
+        finally:
+            await engine.dispose()
+
+    async def test_a_request_waiting_on_a_locked_row_answers_503(self, database_url):
+        router = APIRouter(route_class=TransactionalRoute)
+
+        @router.post("/test-locked-write")
+        async def locked_write(db: Database) -> dict[str, str]:
+            await db.begin()
+            await db.execute("UPDATE policy_version SET version = version WHERE id = 1")
+            return {"status": "written"}
+
+        app = app_with(database_url, router, database_statement_timeout_seconds=0.3)
+        holder = await asyncpg.connect(database_url)
+        try:
+            async with served(app) as client:
+                transaction = holder.transaction()
+                await transaction.start()
+                await holder.execute("SELECT 1 FROM policy_version WHERE id = 1 FOR UPDATE")
+                try:
+                    # Without the timeout this waits for as long as the lock is held: forever.
+                    answer = await asyncio.wait_for(client.post("/test-locked-write"), 30)
+                finally:
+                    await transaction.rollback()
+                assert answer.status_code == 503
+                assert answer.headers["retry-after"]
+                assert answer.json()["code"] == "service_unavailable"
+                assert "in time" in answer.json()["detail"]
+                assert (await client.post("/test-locked-write")).status_code == 200
+        finally:
+            await holder.close()
 
 
 class TestServerStartingUp:
