@@ -5,14 +5,19 @@ import asyncio
 import contextlib
 
 import asyncpg
+import psycopg
 import sqlalchemy as sa
 from fastapi import APIRouter
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
 from app.db import Database, TransactionalRoute, create_engine
+from app.mail.models import OutboxMail
+from app.mail.sender import MailSender
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.factories import unique_email
+from tests.smtp import start_smtp
 
 
 @contextlib.asynccontextmanager
@@ -97,3 +102,39 @@ class TestServerStartingUp:
         assert answer.status_code == 503
         assert answer.headers["retry-after"]
         assert answer.json()["code"] == "service_unavailable"
+
+
+class TestMailOutcome:
+    async def test_an_outcome_recorded_after_an_outage_sends_the_mail_once(
+        self, app, database_url, monkeypatch
+    ):
+        controller, inbox = start_smtp()
+        try:
+            address = unique_email("recorded-late")
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                connection.execute(
+                    "INSERT INTO outbox_mails (id, recipient, template, context, status, attempts)"
+                    " VALUES (gen_random_uuid(), %s, 'verify_email', %s, 'pending', 0)",
+                    (address, '{"link": "http://x/verify-email?token=t"}'),
+                )
+            settings = make_settings(database_url, smtp_host="127.0.0.1", smtp_port=controller.port)
+            sender = MailSender(app.state.sessions, settings)
+            record_sent = sender._record_sent
+            failures = []
+
+            async def database_back_after_two_tries(claim):
+                if len(failures) < 2:
+                    failures.append(claim)
+                    raise OSError("database unreachable")
+                await record_sent(claim)
+
+            monkeypatch.setattr(sender, "_record_sent", database_back_after_two_tries)
+            for _ in range(3):
+                await sender.send_due()
+            assert len(failures) == 2
+            assert [str(m["To"]) for m in inbox.messages].count(address) == 1
+            async with app.state.sessions() as db:
+                row = await db.scalar(sa.select(OutboxMail).where(OutboxMail.recipient == address))
+            assert (row.status, row.attempts) == ("sent", 1)
+        finally:
+            controller.stop()
