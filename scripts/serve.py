@@ -15,6 +15,12 @@ from app.authz.seeding import sync_policy
 from app.config import ROOT_DIR, load_settings
 from app.db import create_engine
 
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker to answer its health check before killing it
+as hung. A new worker answers only once it has imported the app, which on a busy machine takes
+longer than uvicorn's default of 5 s: with that default, every replacement of a worker (and every
+worker at start-up) was killed before it could serve, and the next one met the same end."""
+
 
 def migrate(database_url: str) -> None:
     """Apply every migration (`alembic upgrade head`)."""
@@ -51,6 +57,7 @@ def main() -> None:
             host=settings.host,
             port=settings.port,
             workers=settings.workers if settings.workers > 1 else None,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             proxy_headers=True,
             access_log=False,
             log_config=None,
