@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
-        rollback seed-policies check-policies policy-table send-mail bench bench-authz clean
+        rollback seed-policies check-policies policy-table send-mail bench bench-authz chaos clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench: install ## API throughput against a floor app, 1e3 and 1e6 websites (BENC
 
 bench-authz: install ## Authorization benchmark at 1e3, 1e5, 1e6 assignments (BENCH_DATABASE_URL)
 	$(BIN)/python -m scripts.benchmarks.authz
+
+chaos: install ## Failure scenarios in full, each on its own PostgreSQL cluster; prints a summary
+	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
 
 clean: ## Remove the virtual environments and local data
 	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache
