@@ -16,7 +16,7 @@ from scripts.chaos.scenarios import SCENARIOS, Result, run
 def summary(results: list[Result]) -> str:
     """The table `make chaos` prints (and docs/SECURITY.md quotes)."""
     lines = [
-        "| scenario | result | requests | statuses | figures | time |",
+        "| scenario | result | requests | statuses | figures | time (of which setup) |",
         "|---|---|---|---|---|---|",
     ]
     for result in results:
@@ -24,7 +24,7 @@ def summary(results: list[Result]) -> str:
         figures = "; ".join(f"{k}: {v}" for k, v in result.figures.items())
         lines.append(
             f"| {result.name} | {'pass' if result.ok else 'FAIL'} | {result.requests} | "
-            f"{statuses} | {figures} | {result.seconds:.0f} s |"
+            f"{statuses} | {figures} | {result.seconds:.0f} s ({result.setup_seconds:.0f} s) |"
         )
     return "\n".join(lines)
 

@@ -56,6 +56,8 @@ class Result:
     figures: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    setup_seconds: float = 0.0
+    """Of `seconds`, the time to build the stage (cluster, servers, the service's start)."""
 
     @property
     def ok(self) -> bool:
@@ -181,7 +183,7 @@ def _final_checks(result: Result, the_stage: Stage, *, allow_pending_mail: bool)
     sent, pending = invariants.drain_mail(the_stage.cluster.url, timeout=60)
     result.figures["mails sent"] = str(sent)
     if pending:
-        result.figures["mails leased by a killed sender"] = str(pending)
+        result.figures["mails waiting for a lost sender's lease"] = str(pending)
     result.figures["mail drained in"] = f"{time.monotonic() - started:.1f} s"
     result.failures.extend(
         invariants.mail_problems(
@@ -200,7 +202,7 @@ async def postgres_restart(the_stage: Stage, full: bool) -> Result:
     is not restarted."""
     result = Result("postgres restart")
     base = the_stage.service.base
-    actors = await make_actors(base, the_stage.sink, 6 if full else 3)
+    actors = await make_actors(base, the_stage.sink, 6 if full else 2)
     workers = the_stage.service.workers()
     recorder, stop, registered = Recorder(), asyncio.Event(), list[str]()
     finish = await _run_load(
@@ -214,7 +216,7 @@ async def postgres_restart(the_stage: Stage, full: bool) -> Result:
     await asyncio.sleep(10 if full else 2)
     await asyncio.to_thread(the_stage.cluster.start)
     recorder.mark("back")
-    await asyncio.sleep(10 if full else 4)
+    await asyncio.sleep(10 if full else SETTLE_SECONDS + 1.5)
     await finish()
     result.record(recorder)
     _judge_outage(result, recorder, down="down", back="back")
@@ -264,7 +266,7 @@ async def postgres_kill(the_stage: Stage, full: bool) -> Result:
     run; restart it and let the clients retry what got 503."""
     result = Result("postgres kill -9")
     base = the_stage.service.base
-    count = 16 if full else 6
+    count = 16 if full else 4
     admin = await make_actor(base, the_stage.sink, "admin")
     invitees = await make_actors(base, the_stage.sink, count, "invitee")
     invitation_ids = []
@@ -328,7 +330,9 @@ async def postgres_kill(the_stage: Stage, full: bool) -> Result:
     accepted = int(row[0]) if row else 0
     result.expect(accepted == count, f"{count - accepted} invitations not accepted in the end")
     _registered_exist(result, the_stage.cluster, registered)
-    _final_checks(result, the_stage, allow_pending_mail=False)
+    # A sender whose claim committed just as the server died never learns it did: that mail
+    # waits for its lease to end (late, not lost).
+    _final_checks(result, the_stage, allow_pending_mail=True)
     return result
 
 
@@ -370,7 +374,7 @@ async def smtp_down(the_stage: Stage, full: bool) -> Result:
         ],
         stop,
     )
-    await asyncio.sleep(20 if full else 4)
+    await asyncio.sleep(20 if full else 3)
     await finish()
     queued = len(registered) + len(invited)
     with psycopg.connect(the_stage.cluster.url, autocommit=True) as connection:
@@ -638,7 +642,7 @@ async def _replacement_ready(service: Service, gone: int, started_before: int) -
             > started_before
         )
 
-    return await _wait_until(ready, 90)
+    return await _wait_until(ready, 180)
 
 
 def _kill(pid: int) -> None:
@@ -657,9 +661,12 @@ async def worker_kill(the_stage: Stage, full: bool) -> Result:
     base = service.base
     actors = await make_actors(base, the_stage.sink, 6 if full else 3)
     recorder, stop, registered = Recorder(), asyncio.Event(), list[str]()
+    # The short version keeps the load light: a replacement worker has to import the app on
+    # the same two cores, and the point is that it comes up and serves, not how fast.
+    pause = 0.02 if full else 0.1
     finish = await _run_load(
-        [browse(base, actor, recorder, stop) for actor in actors]
-        + [register_until(base, recorder, stop, registered) for _ in range(2)],
+        [browse(base, actor, recorder, stop, pause) for actor in actors]
+        + [register_until(base, recorder, stop, registered, 0.05 if full else 0.3)],
         stop,
     )
     await asyncio.sleep(4 if full else 1)
@@ -753,7 +760,7 @@ async def slow_database(the_stage: Stage, full: bool) -> Result:
     hot = actors[0]
     workers = service.workers()
     others, hot_outcomes, stop = Recorder(), Recorder(), asyncio.Event()
-    hold = 20 if full else 3 * STATEMENT_TIMEOUT + 1
+    hold = 20 if full else 2 * STATEMENT_TIMEOUT + 1
     with _row_locked(the_stage.cluster, hot.organization_id):
         others.mark("locked")
         hot_stop = asyncio.Event()
@@ -838,8 +845,10 @@ def run(name: str, *, full: bool) -> Result:
     """Run one scenario on a stage of its own; an error on the way becomes a failure."""
     scenario = SCENARIOS[name]
     started = time.monotonic()
+    setup = 0.0
     try:
         with stage(name, with_redis=scenario.with_redis, settings=scenario.settings) as the_stage:
+            setup = time.monotonic() - started
             try:
                 result = asyncio.run(scenario.run(the_stage, full))
             except _FAILURES as exc:
@@ -850,5 +859,6 @@ def run(name: str, *, full: bool) -> Result:
         # The stage itself could not be built.
         result = Result(name, failures=[f"{type(exc).__name__}: {exc}"])
     result.name = name
+    result.setup_seconds = setup
     result.seconds = time.monotonic() - started
     return result
