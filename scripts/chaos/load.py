@@ -36,9 +36,9 @@ class Outcome:
 
     @property
     def unavailable(self) -> bool:
-        """A 503 problem with Retry-After: the answer the service owes while a dependency is
-        down."""
-        return self.status == 503 and bool(self.retry_after) and self.code is not None
+        """A 503 `service_unavailable` problem with Retry-After: the answer the service owes
+        while a dependency is down."""
+        return self.status == 503 and bool(self.retry_after) and self.code == "service_unavailable"
 
     def label(self) -> str:
         """The status, or the transport error's name."""

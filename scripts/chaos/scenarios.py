@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from app.config import ROOT_DIR
 from scripts.chaos import invariants
 from scripts.chaos.cluster import PostgresCluster, _alive, new_cluster
 from scripts.chaos.load import (
@@ -162,6 +164,9 @@ def _judge_outage(result: Result, recorder: Recorder, *, down: str, back: str) -
     result.figures["outage"] = f"{back_at - down_at:.1f} s"
     result.figures["503 during outage"] = str(sum(1 for o in recorder.outcomes if o.unavailable))
     result.figures["last failure after recovery"] = f"{recovery:.2f} s"
+    served = [o.ended for o in recorder.outcomes if o.ok and o.started >= back_at]
+    if served:
+        result.figures["first 2xx after recovery"] = f"{min(served) - back_at:.2f} s"
 
 
 def _registered_exist(result: Result, cluster: PostgresCluster, registered: list[str]) -> None:
@@ -613,8 +618,6 @@ async def sigterm(the_stage: Stage, full: bool) -> Result:
     result.figures["refused after SIGTERM"] = str(refused)
     result.figures["SIGTERM to exit"] = f"{recorder.marks['exited'] - sigterm_at:.1f} s"
 
-    # The same database under a new start of the service: whatever was queued is sent.
-    service.start()
     with psycopg.connect(the_stage.cluster.url, autocommit=True) as connection:
         row = connection.execute(
             "SELECT name FROM organizations WHERE id = %s", (hot.organization_id,)
@@ -623,7 +626,25 @@ async def sigterm(the_stage: Stage, full: bool) -> Result:
         row is not None and str(row[0]).startswith("Renamed "), "the held renames were lost"
     )
     _registered_exist(result, the_stage.cluster, registered)
-    _final_checks(result, the_stage, allow_pending_mail=False)
+    # Whatever was queued is sent by the next sender on the same database: a new start of the
+    # service, or in the short version the outbox sender alone (`make send-mail`), which
+    # starts in a fraction of the time.
+    if full:
+        service.start()
+        _final_checks(result, the_stage, allow_pending_mail=False)
+        return result
+    sender = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-m", "scripts.send_mail"],
+        cwd=ROOT_DIR,
+        env=service.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _final_checks(result, the_stage, allow_pending_mail=False)
+    finally:
+        sender.terminate()
+        sender.wait(timeout=30)
     return result
 
 
