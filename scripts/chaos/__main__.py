@@ -30,6 +30,7 @@ def summary(results: list[Result]) -> str:
 
 
 def main() -> int:
+    """Run the scenarios named on the command line (all by default); the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="SCENARIO")
     parser.add_argument("--short", action="store_true", help="the short versions")
