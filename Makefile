@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
         rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
         bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
-        enable-user timing
+        enable-user timing chaos
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -120,6 +120,9 @@ bench-authz: install ## Authorization benchmark at 1e3, 1e5, 1e6 assignments (BE
 
 timing: install ## Register, resend and forgot-password: medians with and without an account (BENCH_DATABASE_URL)
 	$(BIN)/python -m scripts.benchmarks.timing $(TIMING_ARGS)
+
+chaos: install ## Failure scenarios in full, each on its own PostgreSQL cluster; prints a summary
+	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
 
 clean: ## Remove the virtual environments and local data
 	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache

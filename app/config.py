@@ -82,12 +82,14 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Every knob of the service; the README's configuration table mirrors this class."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable (`REDIS_URL=`) means unset, as it does to most tools that read them.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: DatabaseUrl | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_prepared_statements: bool = True
+    database_statement_timeout_seconds: float = Field(default=10, ge=0, le=3600)
     redis_url: RedisUrl | None = None
     secret_key: str | None = None
     public_url: HttpUrl | None = None

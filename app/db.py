@@ -75,7 +75,11 @@ unless told to ignore it; unprepared statements are planned every time anyway)."
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, prepared_statements: bool = True
+    url: str,
+    *,
+    pool_size: int = 10,
+    prepared_statements: bool = True,
+    statement_timeout: float = 0,
 ) -> AsyncEngine:
     """An async engine on asyncpg with a fixed pool of `pool_size` connections.
 
@@ -88,10 +92,19 @@ def create_engine(
     saves a round trip on every checkout. `prepared_statements=False` is for PgBouncer in
     transaction mode (before 1.21), where a statement prepared on one server connection is
     missing on the next.
+
+    `statement_timeout` (seconds, 0 for none) makes the server cancel a statement that runs or
+    waits for a lock longer than that: a request stuck behind a lock held elsewhere answers
+    503 instead of holding its worker's connection for as long as the lock is held. It is sent
+    as a start-up parameter with the prepared-statement settings; PgBouncer refuses unknown
+    start-up parameters, so without prepared statements it is left to the role's settings
+    (see docs/DEPLOYMENT.md).
     """
     dsn = libpq_url(url)
     cache_size = 100 if prepared_statements else 0
     settings = PREPARED_SESSION_SETTINGS if prepared_statements else SESSION_SETTINGS
+    if prepared_statements and statement_timeout > 0:
+        settings = {**settings, "statement_timeout": str(max(1, round(statement_timeout * 1000)))}
 
     async def connect() -> Any:
         return await asyncpg.connect(dsn, statement_cache_size=cache_size, server_settings=settings)

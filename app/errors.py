@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.orm import exc as sa_orm_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -367,6 +368,10 @@ def _sqlstate(exc: BaseException) -> str:
 
 async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
     # Errors of the statements the request path runs on asyncpg directly.
+    if isinstance(exc, AsyncAdapt_asyncpg_dbapi.Error) and isinstance(exc.__cause__, Exception):
+        # A connection the pool could not open (the server is starting up or shutting down,
+        # 57P03) reaches the request as asyncpg's error in SQLAlchemy's adapter class.
+        exc = exc.__cause__
     state = _sqlstate(exc)
     if state.startswith("22"):
         return _unstorable_value()
@@ -402,6 +407,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.PostgresError, _driver_error)
     app.add_exception_handler(asyncpg.InterfaceError, _driver_error)
     app.add_exception_handler(asyncpg.InternalClientError, _driver_error)
+    app.add_exception_handler(AsyncAdapt_asyncpg_dbapi.Error, _driver_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -469,12 +475,21 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+# The server cancelled a statement: it ran or waited for a lock past the statement timeout.
+_QUERY_CANCELED = "57014"
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(exc).__name__)
+    if _sqlstate(exc) == _QUERY_CANCELED:
+        logger.warning("database statement timed out: %s", type(exc).__name__)
+        detail = "The database did not answer in time; retry later."
+    else:
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        detail = "The database is unavailable; retry later."
     return problem_response(
         503,
         ErrorCode.SERVICE_UNAVAILABLE,
-        "The database is unavailable; retry later.",
+        detail,
         headers={"Retry-After": "5"},
         request=request,
     )

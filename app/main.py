@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
             settings.database_url,
             pool_size=settings.database_pool_size,
             prepared_statements=settings.database_prepared_statements,
+            statement_timeout=settings.database_statement_timeout_seconds,
         )
         redis = rate_limit_redis(settings.redis_url) if settings.redis_url else None
         store = PolicyStore(engine, settings.database_url, settings.policy_check_seconds)

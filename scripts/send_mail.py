@@ -15,6 +15,7 @@ async def run() -> None:
         required_database_url(),
         pool_size=2,
         prepared_statements=settings.database_prepared_statements,
+        statement_timeout=settings.database_statement_timeout_seconds,
     )
     try:
         await MailSender(session_factory(engine), settings).run()

@@ -16,6 +16,12 @@ from scripts.databases import prepare
 
 logger = logging.getLogger("app.serve")
 
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker to answer its health check before killing it
+as hung. A new worker answers only once it has imported the app, which on a busy machine takes
+longer than uvicorn's default of 5 s: with that default, every replacement of a worker (and every
+worker at start-up) was killed before it could serve, and the next one met the same end."""
+
 
 def prepare_or_exit(database_url: str) -> None:
     """Migrate and seed as `make seed-policies` would; exits with the reason when the policy file
@@ -57,6 +63,7 @@ def main() -> None:
             # Restarts the server when a file under app/ changes (development only).
             reload=reload,
             reload_dirs=[str(ROOT_DIR / "app")] if reload else None,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             proxy_headers=True,
             access_log=False,
             log_config=None,

@@ -72,6 +72,11 @@ class TestValidation:
         monkeypatch.setenv(variable, value)
         assert getattr(load_settings(), variable.lower()) == value
 
+    @pytest.mark.parametrize("variable", ["REDIS_URL", "DATABASE_URL", "SMTP_HOST", "PUBLIC_URL"])
+    def test_an_empty_variable_is_unset(self, clean_environment, monkeypatch, variable):
+        monkeypatch.setenv(variable, "")
+        assert getattr(load_settings(), variable.lower()) is None
+
     def test_the_service_refuses_to_start_on_a_bad_value(self, tmp_path):
         env = {
             key: value

@@ -10,6 +10,8 @@ alone as `python -m scripts.send_mail`.
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
@@ -132,10 +134,31 @@ class MailSender:
             rendered = render(claim.template, claim.context)
             await asyncio.to_thread(self._deliver, claim.recipient, rendered, str(claim.id))
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
-            await self._record_failure(claim, exc)
+            failure = exc
+            await self._record_patiently(lambda: self._record_failure(claim, failure))
         else:
-            await self._record_sent(claim)
+            await self._record_patiently(lambda: self._record_sent(claim))
         return True
+
+    async def _record_patiently(self, record: Callable[[], Awaitable[None]]) -> None:
+        """Record a send's outcome, trying again while the database cannot be reached.
+
+        The mail has gone (or failed) already: a row left leased would be sent again when its
+        lease ends, so a database restart during a send would deliver that mail twice. Tries
+        for half the lease at most, so a record that still fails leaves the other half before
+        another sender may take the row.
+        """
+        deadline = time.monotonic() + SEND_LEASE.total_seconds() / 2
+        delay = 0.2
+        while True:
+            try:
+                await record()
+                return
+            except Exception:
+                if time.monotonic() + delay >= deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _claim(self) -> "_Claim | _GaveUp | None":
         """Take the oldest due mail for one send: count the attempt and lease the row for

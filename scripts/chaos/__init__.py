@@ -1,0 +1,1 @@
+"""`make chaos`: failure scenarios against a real service on a PostgreSQL cluster of their own."""
