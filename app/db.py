@@ -47,7 +47,7 @@ def created_at_column() -> Any:
     """A timezone-aware creation time filled by the database."""
     return Field(
         default_factory=utcnow,
-        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]  # an instance, not a class
         sa_column_kwargs={"server_default": sa.func.now(), "nullable": False},
     )
 

@@ -171,7 +171,7 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
             )
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing it
 
     # Routes are tried in order, so the busiest come first (no two routers share a path), each
     # router included straight into the app (a router of routers costs a level of matching).

@@ -22,7 +22,7 @@ def start_embedded(
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]  # untyped
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as connection:
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database,)

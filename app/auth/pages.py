@@ -8,7 +8,7 @@ from html import escape
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Query, Request, status
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.auth import service
@@ -16,7 +16,7 @@ from app.auth.ratelimit import Limiter
 from app.auth.router import password_failures_key, request_reset_mail
 from app.config import AppSettings, Settings
 from app.db import Database, Session, TransactionalRoute
-from app.errors import AppError
+from app.errors import AppError, ValidationFailed
 
 router = APIRouter(include_in_schema=False, route_class=TransactionalRoute)
 
@@ -119,8 +119,8 @@ async def reset_password_submit(
     except AppError as exc:
         await db.rollback()  # the token stays usable when the password is refused
         detail = exc.detail
-        if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT and getattr(exc, "errors", None):
-            detail = exc.errors[0]["msg"]  # type: ignore[attr-defined]
+        if isinstance(exc, ValidationFailed) and exc.errors:
+            detail = str(exc.errors[0]["msg"])
         return page("Password not changed", f"<p id='result'>{escape(detail)}</p>", exc.status)
     await limiter.clear_failures(password_failures_key(email))
     return page(

@@ -21,8 +21,10 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -91,7 +93,8 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Setti
                     if f":{name}" in statement
                 ]
                 result = await session.execute(sa.text(statement).bindparams(*intervals), values)
-            deleted = result.rowcount  # type: ignore[attr-defined]
+            # A DELETE answers a cursor result, which counts the rows it removed.
+            deleted = cast(CursorResult[Any], result).rowcount
             counts[table] += deleted
             if deleted < BATCH_SIZE:
                 break

@@ -262,7 +262,7 @@ async def login(
         # Compare-and-swap: a parallel login that already upgraded the hash wins.
         await session.execute(
             sa.update(User)
-            .where(User.id == user.id, User.hashed_password == user.hashed_password)  # type: ignore[arg-type]
+            .where(col(User.id) == user.id, col(User.hashed_password) == user.hashed_password)
             .values(hashed_password=new_hash)
         )
     return await _start_login(session, settings, user.id, user_agent)
@@ -270,9 +270,11 @@ async def login(
 
 async def revoke_logins(session: AsyncSession, user_id: UUID, *, keep: UUID | None = None) -> None:
     """End every login of the user except `keep`."""
-    condition = sa.and_(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
+    condition = sa.and_(
+        col(LoginSession.user_id) == user_id, col(LoginSession.revoked_at).is_(None)
+    )
     if keep is not None:
-        condition = sa.and_(condition, LoginSession.id != keep)  # type: ignore[arg-type]
+        condition = sa.and_(condition, col(LoginSession.id) != keep)
     await session.execute(sa.update(LoginSession).where(condition).values(revoked_at=utcnow()))
 
 
@@ -285,8 +287,8 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
     row = (
         await session.execute(
             sa.select(RefreshToken, LoginSession)
-            .join(LoginSession, LoginSession.id == RefreshToken.session_id)  # type: ignore[arg-type]
-            .where(RefreshToken.token_hash == hash_token(token, settings.signing_key()))  # type: ignore[arg-type]
+            .join(LoginSession, col(LoginSession.id) == col(RefreshToken.session_id))
+            .where(col(RefreshToken.token_hash) == hash_token(token, settings.signing_key()))
             .with_for_update()
         )
     ).one_or_none()
@@ -317,14 +319,14 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
 async def logout(session: AsyncSession, settings: Settings, *, token: str) -> None:
     """End the login the refresh token belongs to (unknown tokens change nothing)."""
     session_id = await session.scalar(
-        sa.select(RefreshToken.session_id).where(  # type: ignore[call-overload, arg-type]
-            RefreshToken.token_hash == hash_token(token, settings.signing_key())  # type: ignore[arg-type]
+        sa.select(col(RefreshToken.session_id)).where(
+            col(RefreshToken.token_hash) == hash_token(token, settings.signing_key())
         )
     )
     if session_id is not None:
         await session.execute(
             sa.update(LoginSession)
-            .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
+            .where(col(LoginSession.id) == session_id, col(LoginSession.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )
 
@@ -336,12 +338,12 @@ async def _use_account_token(
     row = (
         await session.execute(
             sa.select(AccountToken, User)
-            .join(User, User.id == AccountToken.user_id)  # type: ignore[arg-type]
+            .join(User, col(User.id) == col(AccountToken.user_id))
             .where(
-                AccountToken.token_hash == hash_token(token, settings.signing_key()),  # type: ignore[arg-type]
-                AccountToken.purpose == purpose,  # type: ignore[arg-type]
+                col(AccountToken.token_hash) == hash_token(token, settings.signing_key()),
+                col(AccountToken.purpose) == purpose,
             )
-            .with_for_update(of=AccountToken)  # type: ignore[arg-type]
+            .with_for_update(of=col(AccountToken.id))
         )
     ).one_or_none()
     if row is None:
@@ -415,9 +417,9 @@ async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:
     await session.execute(
         sa.update(AccountToken)
         .where(
-            AccountToken.user_id == user_id,  # type: ignore[arg-type]
-            AccountToken.purpose == RESET_PASSWORD,  # type: ignore[arg-type]
-            AccountToken.used_at.is_(None),  # type: ignore[union-attr]
+            col(AccountToken.user_id) == user_id,
+            col(AccountToken.purpose) == RESET_PASSWORD,
+            col(AccountToken.used_at).is_(None),
         )
         .values(used_at=utcnow())
     )
@@ -426,12 +428,12 @@ async def void_reset_links(session: AsyncSession, user_id: UUID) -> None:
 def _live(user_id: UUID) -> sa.ColumnElement[bool]:
     # A login is live while it is not revoked and one of its refresh tokens can still be used.
     return sa.and_(
-        LoginSession.user_id == user_id,  # type: ignore[arg-type]
-        LoginSession.revoked_at.is_(None),  # type: ignore[union-attr]
+        col(LoginSession.user_id) == user_id,
+        col(LoginSession.revoked_at).is_(None),
         sa.exists().where(
-            RefreshToken.session_id == LoginSession.id,  # type: ignore[arg-type]
-            RefreshToken.used_at.is_(None),  # type: ignore[union-attr]
-            RefreshToken.expires_at > sa.func.now(),  # type: ignore[arg-type]
+            col(RefreshToken.session_id) == col(LoginSession.id),
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.expires_at) > sa.func.now(),
         ),
     )
 

@@ -75,7 +75,7 @@ class Assignments:
 _current: ContextVar[Assignments | None] = ContextVar("authz_assignments", default=None)
 
 
-class RequestRoleManager(RoleManager):  # type: ignore[misc]
+class RequestRoleManager(RoleManager):  # type: ignore[misc]  # casbin ships no type hints
     """Answers `has_link(user, role, domain)` from the current request's assignments.
 
     The policy's own `g` rows (role hierarchy) are kept as a transitive closure. Only the principal

@@ -9,6 +9,7 @@ reference, so no request ever sees a half-loaded policy.
 
 import asyncio
 import logging
+from typing import Any
 
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,7 +58,7 @@ class PolicyStore:
         logger.info("policy version %s loaded (%s rows)", version, len(located))
         return fresh
 
-    async def _reload_if_changed(self, connection: psycopg.AsyncConnection[tuple[int]]) -> None:
+    async def _reload_if_changed(self, connection: psycopg.AsyncConnection[Any]) -> None:
         cursor = await connection.execute("SELECT version FROM policy_version WHERE id = 1")
         row = await cursor.fetchone()
         version = int(row[0]) if row else 0
@@ -86,11 +87,11 @@ class PolicyStore:
                 ) as conn:
                     await conn.execute(f"LISTEN {POLICY_CHANNEL}")
                     # Anything sent while we were not listening is caught by this check.
-                    await self._reload_if_changed(conn)  # type: ignore[arg-type]
+                    await self._reload_if_changed(conn)
                     while True:
                         async for _ in conn.notifies(timeout=self._check_seconds, stop_after=1):
                             pass
-                        await self._reload_if_changed(conn)  # type: ignore[arg-type]
+                        await self._reload_if_changed(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the watcher must outlive any database outage

@@ -22,6 +22,7 @@ from uuid import UUID
 import emails
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.auth.service import account_mail_context
 from app.config import DATA_DIR, Settings
@@ -81,7 +82,7 @@ class MailSender:
 
     def _deliver(self, recipient: str, mail: RenderedMail, mail_id: str) -> None:
         settings = self._settings
-        message = emails.html(  # type: ignore[attr-defined]
+        message = emails.html(  # type: ignore[attr-defined]  # emails ships no type hints
             html=mail.html,
             text=mail.text,
             subject=mail.subject,
@@ -169,8 +170,11 @@ class MailSender:
             row = (
                 await session.scalars(
                     sa.select(OutboxMail)
-                    .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= sa.func.now())  # type: ignore[arg-type]
-                    .order_by(OutboxMail.next_attempt_at)  # type: ignore[arg-type]
+                    .where(
+                        col(OutboxMail.status) == "pending",
+                        col(OutboxMail.next_attempt_at) <= sa.func.now(),
+                    )
+                    .order_by(col(OutboxMail.next_attempt_at))
                     .limit(1)
                     .with_for_update(skip_locked=True)
                 )
@@ -205,14 +209,14 @@ class MailSender:
             row.attempts += 1
             # Database time throughout: an application clock behind the database's would make a
             # mail due again at once.
-            row.next_attempt_at = sa.func.now() + SEND_LEASE  # type: ignore[assignment]
+            row.next_attempt_at = sa.func.now() + SEND_LEASE  # type: ignore[assignment]  # SQL, run by the database
             return _Claim(row.id, row.recipient, row.template, prepared, row.attempts)
 
     async def _record_sent(self, claim: "_Claim") -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 sa.update(OutboxMail)
-                .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
+                .where(col(OutboxMail.id) == claim.id)
                 .values(status="sent", sent_at=sa.func.now(), context=EMPTY_CONTEXT)
             )
 
@@ -222,7 +226,7 @@ class MailSender:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 sa.update(OutboxMail)
-                .where(OutboxMail.id == claim.id)  # type: ignore[arg-type]
+                .where(col(OutboxMail.id) == claim.id)
                 .values(
                     status="failed" if gave_up else "pending",
                     # A retry unseals the stored context again (and makes a new token for an

@@ -4,12 +4,13 @@ Each query names the rows that break its rule, so a failing check shows what was
 """
 
 import time
+from typing import LiteralString
 
 import psycopg
 
 from scripts.chaos.mail import MailSink
 
-INVARIANTS: dict[str, str] = {
+INVARIANTS: dict[str, LiteralString] = {
     # Registration writes the user, the organization, the admin membership and the mail in one
     # transaction.
     "user without an organization it administers": """
@@ -78,7 +79,7 @@ def check(database_url: str) -> dict[str, list[tuple[object, ...]]]:
     broken: dict[str, list[tuple[object, ...]]] = {}
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as connection:
         for name, query in INVARIANTS.items():
-            rows = connection.execute(query).fetchall()  # type: ignore[arg-type]
+            rows = connection.execute(query).fetchall()
             if rows:
                 broken[name] = [tuple(row) for row in rows[:5]]
     return broken
