@@ -3,19 +3,27 @@
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import LoginSession
 from app.auth.passwords import hash_password
+from app.auth.service import account_mail_context
+from app.auth.tokens import create_access_token
 from app.db import utcnow
+from app.invitations.models import Invitation
 from app.mail.models import OutboxMail
+from app.mail.sealing import unseal
 from app.memberships.models import OrganizationMembership, WebsiteMembership
 from app.organizations.models import Organization
 from app.users.models import User
 from app.websites.models import Website
+from app.websites.schemas import website_host
+from tests.conftest import TEST_SECRET, make_settings
 
 PASSWORD = "tangerine-obelisk-42"
 _hash_cache: dict[str, str] = {}
@@ -69,7 +77,6 @@ async def create_website(
     members: list[tuple[User, str]] | None = None,
 ) -> Website:
     url = url or f"https://{uuid.uuid4().hex[:10]}.example.org/"
-    from app.websites.schemas import website_host
 
     website = Website(organization_id=organization.id, name="Site", url=url, host=website_host(url))
     session.add(website)
@@ -127,9 +134,6 @@ def token_from_link(link: str) -> str:
 async def mail_context(session: AsyncSession, mail: OutboxMail) -> dict[str, Any] | None:
     """What the sender would render a queued mail with, decided in the test's transaction: its
     context unsealed, with a new token for an account mail; None when nothing would be sent."""
-    from app.auth.service import account_mail_context
-    from app.mail.sealing import unseal
-    from tests.conftest import TEST_SECRET, make_settings
 
     context = unseal(mail.context, TEST_SECRET)
     settings = make_settings("postgresql://unused/unused")
@@ -168,11 +172,6 @@ async def row_count(session: AsyncSession, model: Any, *conditions: Any) -> int:
 
 async def token_for(session: AsyncSession, user: User) -> dict[str, str]:
     """Bearer headers for a new login of `user`, without spending a password hash."""
-    from datetime import timedelta
-
-    from app.auth.models import LoginSession
-    from app.auth.tokens import create_access_token
-    from tests.conftest import TEST_SECRET
 
     login_session = LoginSession(user_id=user.id)
     session.add(login_session)
@@ -196,9 +195,6 @@ async def create_invitation(
     email: str | None = None,
 ) -> Any:
     """A pending invitation row (its token is unknown to the test)."""
-    from datetime import timedelta
-
-    from app.invitations.models import Invitation
 
     invitation = Invitation(
         organization_id=organization.id,

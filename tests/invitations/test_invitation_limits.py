@@ -4,8 +4,8 @@ already have an account" mail of a repeated registration is counted per address.
 import pytest
 import sqlalchemy as sa
 
+from tests.auth.test_password_guessing import PASSWORD, bearer, service_of
 from tests.factories import unique_email
-from tests.test_password_guessing import PASSWORD, bearer, service_of
 
 API = "/api/v1"
 HERE = "10.77.0.1"

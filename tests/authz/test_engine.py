@@ -192,8 +192,14 @@ ROLE = st.sampled_from([None, "admin", "user"])
 
 
 class TestProperty:
+    # differing_executors: the mutation tester runs the test through its own wrapper as well.
     @settings(
-        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=200,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(
         memberships=st.lists(

@@ -4,8 +4,8 @@ before or after a full policy reload from the database."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.authz.test_engine import ALLOWED
 from tests.factories import create_user, token_for
-from tests.test_authz_engine import ALLOWED
 
 API = "/api/v1"
 HOSTILE = st.text(

@@ -11,9 +11,9 @@ import pytest
 from app.db import libpq_url, utcnow
 from scripts.databases import drop_database
 from scripts.explain import Question, Refused, explain, parse_permission
+from tests.authz.test_permissions_explain import line_of
 from tests.conftest import create_database
 from tests.factories import create_organization, create_user, create_website, unique_email
-from tests.test_permissions_explain import line_of
 
 
 async def ask(session, email, permission, *, org=None, website=None) -> list[str]:

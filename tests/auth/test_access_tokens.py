@@ -1,0 +1,95 @@
+"""Access tokens: every claim checked, the algorithm pinned, answers never cached."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from app.db import utcnow
+from tests.conftest import TEST_SECRET
+from tests.factories import (
+    PASSWORD,
+    create_user,
+    login,
+)
+
+
+def _token(**overrides):
+    now = utcnow()
+    claims = {
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "sid": "00000000-0000-0000-0000-000000000002",
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": "x",
+        "iss": "blokid",
+        "aud": "blokid-api",
+    }
+    claims.update(overrides)
+    return claims
+
+
+class TestAccessTokens:
+    async def _claims_of_real_login(self, client, session):
+        user = await create_user(session)
+        access = (await login(client, user.email))["access_token"]
+        return jwt.decode(access, TEST_SECRET, algorithms=["HS256"], audience="blokid-api")
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"exp": utcnow() - timedelta(seconds=5)},
+            {"iss": "blokid-evil"},
+            {"iss": "blok"},
+            {"aud": "another-api"},
+            {"typ": "refresh"},
+        ],
+    )
+    async def test_tampered_claims_are_401(self, client, session, change):
+        claims = await self._claims_of_real_login(client, session)
+        claims.update(change)
+        token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+        response = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401
+
+    async def test_missing_claim_is_401(self, client, session):
+        claims = await self._claims_of_real_login(client, session)
+        del claims["jti"]
+        token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+        assert (
+            await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401
+
+    @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+    async def test_other_key_other_alg_and_alg_none_are_401(self, client, session):
+        claims = await self._claims_of_real_login(client, session)
+        for token in (
+            jwt.encode(claims, "another-secret-key-of-sufficient-length!!", algorithm="HS256"),
+            jwt.encode(claims, None, algorithm="none"),
+            # The right key under another HMAC algorithm: only HS256 is accepted.
+            jwt.encode(claims, TEST_SECRET, algorithm="HS512"),
+            jwt.encode(claims, TEST_SECRET, algorithm="HS384"),
+        ):
+            response = await client.get(
+                "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 401
+
+
+class TestTokenAnswersAreNotCached:
+    async def test_login_and_refresh_answers_carry_no_store(self, client, session):
+        user = await create_user(session)
+        answer = await client.post(
+            "/api/v1/auth/login", data={"username": user.email, "password": PASSWORD}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["pragma"] == "no-cache"
+        refreshed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": answer.json()["refresh_token"]}
+        )
+        assert refreshed.status_code == 200
+        assert refreshed.headers["cache-control"] == "no-store"
