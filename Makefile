@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
         rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
         bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
-        enable-user timing chaos
+        enable-user timing chaos mutation
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -124,5 +124,10 @@ timing: install ## Register, resend and forgot-password: medians with and withou
 chaos: install ## Failure scenarios in full, each on its own PostgreSQL cluster; prints a summary
 	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
 
+mutation: install ## Mutation testing of the security code: score and survivors (TEST_DATABASE_URL; long)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python -m scripts.mutation_report
+
 clean: ## Remove the virtual environments and local data
-	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .data .mypy_cache .ruff_cache mutants
