@@ -31,7 +31,7 @@ from app.authz.engine import Assignments, PolicyEngine
 from app.authz.permissions import Permission
 from app.authz.repository import organization_access, website_access
 from app.authz.sync import PolicyStore
-from app.db import Database
+from app.db import Database, RequestDatabase
 from app.errors import Forbidden, NotFound, ServiceUnavailable
 
 # Each guard and the permission it authorizes, so that a review (and a test) can check every
@@ -115,6 +115,64 @@ def _check(
 # resource, or not readable), 403 (readable, action not allowed).
 
 
+async def authorize_organization(
+    request: Request, token: str | None, db: RequestDatabase, org_id: UUID, permission: Permission
+) -> OrganizationContext:
+    """The caller's context in the organization, once `permission` is granted there."""
+    # Read from the app rather than declared as dependencies: each dependency FastAPI resolves
+    # costs more than the lookup itself, on every guarded request.
+    policy = live_policy(request)
+    claims = access_claims(token, request.app.state.settings)
+    account, access = await organization_access(db, claims.user_id, claims.session_id, org_id)
+    caller = require_verified(authenticated(request, claims, account))
+    if access is None:
+        raise NotFound()
+    assignments = Assignments(caller.user.id, access.organization_id, access.role)
+    _check(policy, assignments, Permission.ORGANIZATION_READ, permission)
+    return OrganizationContext(
+        caller, access.organization_id, access.name, access.created_at, assignments, policy
+    )
+
+
+async def authorize_website(
+    request: Request,
+    token: str | None,
+    db: RequestDatabase,
+    website_id: UUID,
+    permission: Permission,
+) -> WebsiteContext:
+    """The caller's context on the website, once `permission` is granted there."""
+    policy = live_policy(request)
+    claims = access_claims(token, request.app.state.settings)
+    account, access = await website_access(db, claims.user_id, claims.session_id, website_id)
+    caller = require_verified(authenticated(request, claims, account))
+    if access is None:
+        raise NotFound()
+    assignments = Assignments(
+        caller.user.id,
+        access.organization_id,
+        access.org_role,
+        access.website_id,
+        access.website_role,
+    )
+    _check(policy, assignments, Permission.WEBSITE_READ, permission)
+    return WebsiteContext(
+        caller,
+        access.website_id,
+        access.organization_id,
+        access.name,
+        access.url,
+        access.created_at,
+        assignments,
+        policy,
+    )
+
+
+# The guards themselves only bind a permission: the checks live in the functions above, so that
+# they are one piece of code for every permission (and a test tool that swaps functions at call
+# time reaches them).
+
+
 def organization_guard(permission: Permission) -> Any:
     """A dependency that authorizes `permission` on the organization in the path."""
 
@@ -124,24 +182,7 @@ def organization_guard(permission: Permission) -> Any:
         token: BearerToken,
         org_id: Annotated[UUID, Path(description="Organization id.")],
     ) -> OrganizationContext:
-        # Read from the app rather than declared as dependencies: each dependency FastAPI
-        # resolves costs more than the lookup itself, on every guarded request.
-        policy = live_policy(request)
-        claims = access_claims(token, request.app.state.settings)
-        account, access = await organization_access(db, claims.user_id, claims.session_id, org_id)
-        caller = require_verified(authenticated(request, claims, account))
-        if access is None:
-            raise NotFound()
-        assignments = Assignments(caller.user.id, access.organization_id, access.role)
-        _check(policy, assignments, Permission.ORGANIZATION_READ, permission)
-        return OrganizationContext(
-            caller,
-            access.organization_id,
-            access.name,
-            access.created_at,
-            assignments,
-            policy,
-        )
+        return await authorize_organization(request, token, db, org_id, permission)
 
     GUARD_PERMISSIONS[guard] = permission
     return Depends(guard)
@@ -156,32 +197,7 @@ def website_guard(permission: Permission) -> Any:
         token: BearerToken,
         website_id: Annotated[UUID, Path(description="Website id.")],
     ) -> WebsiteContext:
-        # Read from the app rather than declared as dependencies: each dependency FastAPI
-        # resolves costs more than the lookup itself, on every guarded request.
-        policy = live_policy(request)
-        claims = access_claims(token, request.app.state.settings)
-        account, access = await website_access(db, claims.user_id, claims.session_id, website_id)
-        caller = require_verified(authenticated(request, claims, account))
-        if access is None:
-            raise NotFound()
-        assignments = Assignments(
-            caller.user.id,
-            access.organization_id,
-            access.org_role,
-            access.website_id,
-            access.website_role,
-        )
-        _check(policy, assignments, Permission.WEBSITE_READ, permission)
-        return WebsiteContext(
-            caller,
-            access.website_id,
-            access.organization_id,
-            access.name,
-            access.url,
-            access.created_at,
-            assignments,
-            policy,
-        )
+        return await authorize_website(request, token, db, website_id, permission)
 
     GUARD_PERMISSIONS[guard] = permission
     return Depends(guard)
