@@ -1,7 +1,18 @@
 """Engine, sessions and the per-request transaction.
 
-One transaction per request: the session dependency commits when the route returns and rolls back on
-any exception. Services and repositories only `flush()`.
+One transaction per request: `TransactionalRoute` commits when the route returns and rolls back
+on any exception. Services and repositories only `flush()`, except in these places, on purpose:
+
+- `auth.service.refresh`: presenting an already used refresh token revokes the login and commits
+  that before answering 401, so the revocation stands although the request fails.
+- `auth.service.register`: the new account is written in a savepoint, rolled back when the
+  address is taken (the same work either way); `memberships.service.add_member` inserts in a
+  savepoint so a duplicate membership answers 409 and the request goes on.
+- `auth.pages`: the link pages answer a refused request with an HTML page, not an error, so they
+  roll it back themselves: nothing of it is committed, and a refused reset keeps its token.
+- Outside requests, each in its own short transaction: the mail sender (`mail.sender`, one per
+  claim and one per outcome), the purge job (`auth.purge`, one per batch), policy seeding
+  (`authz.seeding`) and the admin commands (`admin.service`, one per command).
 """
 
 from collections.abc import Callable, Coroutine
