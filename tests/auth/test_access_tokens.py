@@ -93,3 +93,23 @@ class TestTokenAnswersAreNotCached:
         )
         assert refreshed.status_code == 200
         assert refreshed.headers["cache-control"] == "no-store"
+
+
+class TestLoneSurrogateTokens:
+    """A JSON escape can carry a lone surrogate (`"\\ud800"`), which UTF-8 cannot encode: such a
+    token is a token nobody was issued, answered like any other, never a 500."""
+
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [
+            ("/api/v1/auth/verify-email", '{"token": "\\ud800"}'),
+            ("/api/v1/auth/reset-password", '{"token": "\\ud800", "password": "quiet-lantern-31"}'),
+            ("/api/v1/auth/refresh", '{"refresh_token": "\\ud800"}'),
+        ],
+    )
+    async def test_is_refused_like_any_unknown_token(self, client, path, body):
+        response = await client.post(
+            path, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code in (400, 401), response.text
+        assert response.json()["code"] in ("invalid_or_expired_token", "invalid_refresh_token")

@@ -357,3 +357,17 @@ async def _in_creation_order(session, ids):
         {"ids": list(set(ids))},
     )
     return [row[0] for row in rows]
+
+
+async def test_the_detail_shows_the_stored_website(client, session):
+    caller = await create_user(session)
+    org = await create_organization(session, members=[(caller, "user")])
+    site = await create_website(session, org, url="https://detail.example.org/")
+    body = (
+        await client.get(f"{API}/websites/{site.id}", headers=await token_for(session, caller))
+    ).json()
+    assert body["id"] == str(site.id)
+    assert body["organization_id"] == str(org.id)
+    assert (body["name"], body["url"]) == (site.name, site.url)
+    assert body["created_at"].startswith(site.created_at.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert body["my_role"] == "user"
