@@ -125,7 +125,6 @@ chaos: install ## Failure scenarios in full, each on its own PostgreSQL cluster;
 	$(BIN)/python -m scripts.chaos $(CHAOS_ARGS)
 
 mutation: install ## Mutation testing of the security code: score and survivors (TEST_DATABASE_URL; long)
-	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/python -m scripts.mutation_report
 
