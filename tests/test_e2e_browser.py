@@ -14,8 +14,6 @@ import asyncio
 import email
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,11 +28,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.config import ROOT_DIR
 from scripts.databases import drop_database
 from tests.conftest import TEST_SECRET, create_database
 from tests.factories import PASSWORD, unique_email
-from tests.live import free_port, wait_ready
+from tests.live import free_port, running_service
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +45,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 MAIL_TIMEOUT = 15.0
-SERVER_START_TIMEOUT = 120.0
 NEW_PASSWORD = "quartz-harbor-lantern-77"
 
 
@@ -160,26 +156,6 @@ def front_ends() -> Iterator[FrontEnds]:
             server.server_close()
 
 
-def wait_started(server: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    """Wait for /health/ready; generous, since importing the app alone can take 15 s on a loaded
-    CI machine, and fail at once with the server's log if the process dies."""
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while True:
-        if server.poll() is not None:
-            pytest.fail(
-                f"the service exited with {server.returncode}; its log:\n{log_path.read_text()}"
-            )
-        try:
-            wait_ready(base, timeout=5)
-            return
-        except TimeoutError:
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the service was not ready within {SERVER_START_TIMEOUT} s; its log:\n"
-                    f"{log_path.read_text()}"
-                )
-
-
 @pytest.fixture(scope="module")
 def chromium_path() -> Path:
     """Checked before anything is started, so a missing browser skips at once."""
@@ -222,26 +198,10 @@ def live_service(
         }
     )
     log_path = tmp_path_factory.mktemp("e2e") / "server.log"
-    server = None
     try:
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-                cwd=ROOT_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_started(server, base, log_path)
-        yield LiveService(base, inbox)
+        with running_service(env, port, log_path):
+            yield LiveService(base, inbox)
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
         smtp.stop()
         drop_database(database_url)
 

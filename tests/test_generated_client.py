@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 
-from app.config import ROOT_DIR
 from scripts.databases import drop_database
 from scripts.openapi import OPENAPI_PATH
 from tests.conftest import TEST_SECRET, create_database
-from tests.live import free_port, wait_ready
+from tests.live import free_port, running_service
 from tests.smtp import Inbox, start_smtp, text_of
 
 pytestmark = pytest.mark.slow
@@ -109,25 +108,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "PUBLIC_URL": base,
     }
     log_path = tmp_path_factory.mktemp("client-service") / "server.log"
-    server = None
     try:
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-                cwd=ROOT_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_ready(base, timeout=120)
-        except TimeoutError:
-            pytest.fail(f"the service did not start; its log:\n{log_path.read_text()}")
-        yield Service(base, inbox)
+        with running_service(env, port, log_path):
+            yield Service(base, inbox)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
         smtp.stop()
         drop_database(database_url)
 
