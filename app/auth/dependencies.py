@@ -7,11 +7,12 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.auth.errors import EmailNotVerified, InvalidAccessToken
 from app.auth.repository import Account, live_account
 from app.auth.tokens import AccessClaims, TokenError, decode_access_token
 from app.config import Settings
 from app.db import Database
-from app.errors import Forbidden, Unauthorized
+from app.errors import Unauthorized
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
@@ -39,12 +40,7 @@ def access_claims(token: str | None, settings: Settings) -> AccessClaims:
             audience=settings.jwt_audience,
         )
     except TokenError:
-        raise invalid_token() from None
-
-
-def invalid_token() -> Unauthorized:
-    """The 401 for a token that is not (or no longer) valid."""
-    return Unauthorized("The access token is invalid or expired.")
+        raise InvalidAccessToken() from None
 
 
 def authenticated(request: Request, claims: AccessClaims, account: Account | None) -> Caller:
@@ -54,7 +50,7 @@ def authenticated(request: Request, claims: AccessClaims, account: Account | Non
     deletion take effect at once rather than when the access token expires.
     """
     if account is None:
-        raise invalid_token()
+        raise InvalidAccessToken()
     request.state.user_id = str(account.id)
     return Caller(user=account, session_id=claims.session_id)
 
@@ -62,7 +58,7 @@ def authenticated(request: Request, claims: AccessClaims, account: Account | Non
 def require_verified(caller: Caller) -> Caller:
     """The caller, who must have verified their email (403 `email_not_verified` otherwise)."""
     if caller.user.email_verified_at is None:
-        raise Forbidden("Verify your email address first.", code="email_not_verified")
+        raise EmailNotVerified()
     return caller
 
 

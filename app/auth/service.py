@@ -10,6 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+)
 from app.auth.models import AccountToken, LoginSession, RefreshToken
 from app.auth.passwords import hash_password, password_problem, verify_password
 from app.auth.repository import credentials
@@ -17,14 +23,7 @@ from app.auth.schemas import LoginPublic, login_public
 from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import (
-    Forbidden,
-    InvalidToken,
-    NotFound,
-    Unauthorized,
-    ValidationFailed,
-    violated_unique_constraint,
-)
+from app.errors import InvalidToken, NotFound, ValidationFailed, violated_unique_constraint
 from app.mail.outbox import queue_mail
 from app.mail.templates import lifetime_text
 from app.memberships.service import found_organization
@@ -239,7 +238,7 @@ async def login(
         user = await credentials(db, email)
     ok, new_hash = await verify_password(password[:1024], user.hashed_password if user else None)
     if user is None or not ok:
-        raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
+        raise InvalidCredentials()
     session = db.session
     # Read under a share lock: a concurrent `disable-user` either is seen here, or waits for this
     # login to commit and then ends it with the account's other logins.
@@ -251,13 +250,10 @@ async def login(
         )
     ).first()
     if account is None:
-        raise Unauthorized("Incorrect email or password.", code="invalid_credentials")
+        raise InvalidCredentials()
     if account.disabled_at is not None:
         # Only to the right password: the answer tells nothing to whoever does not know it.
-        raise Forbidden(
-            "This account is disabled; an administrator can enable it again.",
-            code="account_disabled",
-        )
+        raise AccountDisabled()
     if new_hash:
         # Compare-and-swap: a parallel login that already upgraded the hash wins.
         await session.execute(
@@ -293,22 +289,19 @@ async def refresh(session: AsyncSession, settings: Settings, *, token: str) -> I
         )
     ).one_or_none()
     if row is None:
-        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
+        raise InvalidRefreshToken()
     stored, login_session = row.tuple()
     if login_session.revoked_at is not None:
-        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
+        raise InvalidRefreshToken()
     if stored.used_at is not None:
         # Reuse is checked before expiry: a stolen rotated token ends the login even when old.
         login_session.revoked_at = utcnow()
         # The revocation must stand although the request fails: commit it before answering 401.
         await session.commit()
-        raise Unauthorized(
-            "The refresh token was already used; this login is revoked.",
-            code="invalid_refresh_token",
-        )
+        raise RefreshTokenReused()
     now = utcnow()
     if stored.expires_at <= now or login_ends_at(settings, login_session.created_at) <= now:
-        raise Unauthorized("The refresh token is invalid.", code="invalid_refresh_token")
+        raise InvalidRefreshToken()
     stored.used_at = now
     login_session.last_used_at = now
     return await _issue_refresh(

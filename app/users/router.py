@@ -18,6 +18,7 @@ from app.errors import error_responses
 from app.http import json_response
 from app.pagination import Page, Paging
 from app.users import service
+from app.users.errors import WrongPassword
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/users/me", tags=["users"], route_class=TransactionalRoute)
@@ -88,7 +89,7 @@ async def _check_password(
             # Shielded: a cancelled request still gives its count back.
             await asyncio.shield(refund_all(limiter, [hit]))
     if not matches:
-        raise service.wrong_password()
+        raise WrongPassword()
 
 
 @router.delete(

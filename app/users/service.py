@@ -2,13 +2,13 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Caller, invalid_token
+from app.auth.dependencies import Caller
+from app.auth.errors import InvalidAccessToken
 from app.auth.passwords import hash_password, verify_password
 from app.auth.service import check_new_password, revoke_logins, void_reset_links
 from app.authz.engine import PolicyEngine
 from app.config import Settings
 from app.db import RequestDatabase, utcnow
-from app.errors import BadRequest
 from app.memberships.service import leave_all_organizations
 from app.users.models import User
 
@@ -17,7 +17,7 @@ async def _account(session: AsyncSession, caller: Caller) -> User:
     # The row may have gone since the request authenticated.
     user = await session.get(User, caller.user.id)
     if user is None:
-        raise invalid_token()
+        raise InvalidAccessToken()
     return user
 
 
@@ -39,14 +39,9 @@ async def password_matches(db: RequestDatabase, caller: Caller, password: str) -
     connection; call this before the request's session starts."""
     row = await db.fetchrow(_STORED_HASH_SQL, caller.user.id)
     if row is None:
-        raise invalid_token()  # the account went since the request authenticated
+        raise InvalidAccessToken()  # the account went since the request authenticated
     ok, _ = await verify_password(password, row[0])
     return ok
-
-
-def wrong_password() -> BadRequest:
-    """The 400 of a wrong current password."""
-    return BadRequest("The password is incorrect.", code="invalid_password")
 
 
 async def change_password(
