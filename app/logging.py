@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.errors import ErrorCode, problem_response
 
 access_logger = logging.getLogger("app.access")
 
@@ -163,12 +163,12 @@ class RequestContextMiddleware:
                 await self.app(scope, replay, send_with_id)
         except _BodyTooLarge:
             response = problem_response(
-                413, "payload_too_large", "The request body is larger than 1 MiB."
+                413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is larger than 1 MiB."
             )
             await response(scope, receive, send_with_id)
         except _BadLength:
             response = problem_response(
-                400, "bad_request", "The Content-Length header is not a number."
+                400, ErrorCode.BAD_REQUEST, "The Content-Length header is not a number."
             )
             await response(scope, receive, send_with_id)
         finally:

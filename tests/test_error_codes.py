@@ -117,3 +117,18 @@ def test_the_scan_catches_a_code_outside_the_enum(tmp_path: Path) -> None:
     assert ("brand_new_code", "Conflict(code=...)") in found
     assert ("teapot", "problem_response(code=...)") in found
     assert (None, "problem_response(code=...)") in found
+
+
+def test_features_raise_named_errors_not_inline_codes() -> None:
+    """A code and its text live on a named error class (`app/<feature>/errors.py`), so changing
+    either happens in one place; only the error machinery itself passes `code=` along. Answers
+    written outside the exception handlers (the body-size middleware, readiness) render with
+    `problem_response` directly; the scan above checks their codes."""
+    inline = [
+        (relative, line, how)
+        for path in sorted(APP_DIR.rglob("*.py"))
+        if path != APP_DIR / "errors.py"
+        for relative, line, _, how in _scan(path)
+        if "(code=...)" in how and not how.startswith(problem_response.__name__)
+    ]
+    assert not inline, f"inline codes; raise a named error instead: {inline}"
