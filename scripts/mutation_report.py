@@ -1,24 +1,29 @@
 """`make mutation`'s summary: the mutation score of the security code, and the mutants that
-survived without being known equivalents.
+were not caught without being known equivalents.
 
 Reads mutmut's results (`mutmut results --all true`) and the table of equivalent mutants in
 docs/TESTING.md (a mutant that changes no behaviour the service can show, with the reason). The
-score is killed / (all - equivalent). Exits 1 when the score is under the goal, or when a mutant
-listed as equivalent no longer exists (the code moved: the table must be reviewed again).
+score is caught / (all - equivalent), where a mutant is caught when a test failed on it, when the
+tests never ended on it (a timeout), or when mypy strict refused it (CI type-checks, so it could
+never land). Exits 1 when the score is under the goal, while mutants are still unchecked, or when
+a mutant listed as equivalent no longer exists (the code moved: the table must be reviewed again).
 """
 
 import re
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import ROOT_DIR
 
 GOAL = 0.95
 TESTING_DOC = ROOT_DIR / "docs" / "TESTING.md"
+CAUGHT = frozenset({"killed", "timeout", "caught by type check"})
+NOT_CHECKED = "not checked"
 # A table row of the equivalents section: | `app.auth.tokens.x_hash_token__mutmut_12` | why |
-_EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>[\w.]+__mutmut_\d+)`\s*\|\s*(?P<why>[^|]+)\|")
+_EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>[\w.ǁ]+__mutmut_\d+)`\s*\|\s*(?P<why>[^|]+)\|")
 
 
 def equivalents(path: Path = TESTING_DOC) -> dict[str, str]:
@@ -48,38 +53,78 @@ def results() -> dict[str, str]:
     return statuses
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The outcome of a run against the list of equivalents."""
+
+    counts: Counter[str]
+    caught: int
+    scored: int
+    equivalent: int
+    pending: int
+    survivors: list[str]
+    stale: list[str]
+
+    @property
+    def score(self) -> float:
+        """Caught over the mutants that are not equivalent."""
+        return self.caught / self.scored if self.scored else 1.0
+
+    @property
+    def passed(self) -> bool:
+        """The goal is met by a finished run whose list of equivalents is current."""
+        return self.score >= GOAL and not self.stale and not self.pending
+
+
+def summarize(statuses: dict[str, str], known: dict[str, str]) -> Summary:
+    """Score the statuses of a run, leaving out the known equivalents."""
+    counts = Counter(statuses.values())
+    equivalent = sum(1 for name in known if name in statuses)
+    return Summary(
+        counts=counts,
+        caught=sum(1 for name, status in statuses.items() if status in CAUGHT),
+        scored=len(statuses) - equivalent,
+        equivalent=equivalent,
+        pending=counts.get(NOT_CHECKED, 0),
+        survivors=sorted(
+            name for name, status in statuses.items() if status not in CAUGHT and name not in known
+        ),
+        stale=sorted(name for name in known if name not in statuses),
+    )
+
+
+def report(summary: Summary, statuses: dict[str, str]) -> list[str]:
+    """The lines `make mutation` prints."""
+    lines = [
+        f"mutants: {len(statuses)}  "
+        + "  ".join(f"{k}: {v}" for k, v in sorted(summary.counts.items())),
+        f"equivalent (docs/TESTING.md): {summary.equivalent}",
+        f"score: {summary.caught}/{summary.scored} = {summary.score:.1%} of non-equivalent "
+        f"mutants caught (goal {GOAL:.0%})",
+    ]
+    if summary.pending:
+        checked = summary.scored - summary.pending
+        lines.append(
+            f"incomplete run: {summary.pending} mutants not checked yet (`make mutation` "
+            f"resumes); of those checked, {summary.caught}/{checked} = "
+            f"{summary.caught / checked if checked else 1.0:.1%} caught"
+        )
+    lines += [
+        f"  not caught: {name} ({statuses[name]})  -> mutmut show {name}"
+        for name in summary.survivors
+    ]
+    lines += [f"  listed as equivalent but no longer generated: {name}" for name in summary.stale]
+    return lines
+
+
 def main() -> int:
     statuses = results()
     if not statuses:
         print("no mutation results: run `make mutation`", file=sys.stderr)
         return 2
-    known = equivalents()
-    counts = Counter(statuses.values())
-    stale = sorted(name for name in known if name not in statuses)
-    survivors = sorted(
-        name for name, status in statuses.items() if status != "killed" and name not in known
-    )
-    equivalent = sum(1 for name in known if name in statuses)
-    scored = len(statuses) - equivalent
-    killed = counts.get("killed", 0)
-    score = killed / scored if scored else 1.0
-    print(f"mutants: {len(statuses)}  " + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    print(f"equivalent (docs/TESTING.md): {equivalent}")
-    print(
-        f"score: {killed}/{scored} = {score:.1%} of non-equivalent mutants killed (goal {GOAL:.0%})"
-    )
-    pending = counts.get("not checked", 0)
-    if pending:
-        checked = scored - pending
-        print(
-            f"incomplete run: {pending} mutants not checked yet (`make mutation` resumes); "
-            f"of those checked, {killed}/{checked} = {killed / checked:.1%} killed"
-        )
-    for name in survivors:
-        print(f"  not killed: {name} ({statuses[name]})  -> mutmut show {name}")
-    for name in stale:
-        print(f"  listed as equivalent but no longer generated: {name}")
-    return 0 if score >= GOAL and not stale and not pending else 1
+    summary = summarize(statuses, equivalents())
+    print("\n".join(report(summary, statuses)))
+    return 0 if summary.passed else 1
 
 
 if __name__ == "__main__":

@@ -74,11 +74,12 @@ async def create_website(
     organization: Organization,
     *,
     url: str | None = None,
+    name: str = "Site",
     members: list[tuple[User, str]] | None = None,
 ) -> Website:
     url = url or f"https://{uuid.uuid4().hex[:10]}.example.org/"
 
-    website = Website(organization_id=organization.id, name="Site", url=url, host=website_host(url))
+    website = Website(organization_id=organization.id, name=name, url=url, host=website_host(url))
     session.add(website)
     await session.flush()
     for user, role in members or []:

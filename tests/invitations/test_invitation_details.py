@@ -1,0 +1,222 @@
+"""What an invitation says and leaves behind: the mail's words, the conflicts at website level,
+the audit trail of each step, and the texts of the refusals."""
+
+from typing import Any
+from uuid import UUID
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.users.models import User
+from tests.factories import (
+    create_organization,
+    create_user,
+    create_website,
+    mail_context,
+    outbox_for,
+    token_for,
+    unique_email,
+)
+
+API = "/api/v1"
+
+
+async def _invite(client: AsyncClient, path: str, headers: dict[str, str], **body: Any) -> Any:
+    response = await client.post(f"{API}{path}/invitations", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _invitation_mail(session: AsyncSession, email: str) -> dict[str, Any]:
+    mails = [mail for mail in await outbox_for(session, email) if mail.template == "invitation"]
+    assert len(mails) == 1
+    context = await mail_context(session, mails[0])
+    assert context is not None
+    return context
+
+
+async def _events(client: AsyncClient, org_id: UUID, headers: dict[str, str]) -> list[Any]:
+    response = await client.get(f"{API}/organizations/{org_id}/audit-events", headers=headers)
+    assert response.status_code == 200
+    return list(response.json()["items"])
+
+
+class TestTheMail:
+    async def test_names_the_inviter_the_organization_the_role_and_the_lifetime(
+        self, app, client, session
+    ):
+        inviter = await create_user(session, full_name="Ada Lovelace")
+        org = await create_organization(
+            session, name="  Analytical  ", members=[(inviter, "admin")]
+        )
+        email = unique_email("guest")
+        await _invite(
+            client,
+            f"/organizations/{org.id}",
+            await token_for(session, inviter),
+            email=email,
+            role="admin",
+        )
+        context = await _invitation_mail(session, email)
+        assert context["inviter"] == "Ada Lovelace"
+        assert context["target"] == "the organization “Analytical”"
+        assert context["role"] == "admin"
+        assert context["valid_for"] == "7 days"
+        base = app.state.settings.links_base_url
+        assert context["link"].startswith(f"{base}/invitations/accept?token=")
+
+    async def test_names_the_website_and_its_organization(self, client, session):
+        inviter = await create_user(session, full_name="Ada Lovelace")
+        org = await create_organization(session, name="Analytical", members=[(inviter, "admin")])
+        site = await create_website(session, org, name=" Engine ")
+        email = unique_email("guest")
+        await _invite(
+            client,
+            f"/websites/{site.id}",
+            await token_for(session, inviter),
+            email=email,
+            role="user",
+        )
+        context = await _invitation_mail(session, email)
+        assert context["target"] == "the website “Engine” of the organization “Analytical”"
+        assert context["role"] == "user"
+
+    async def test_an_inviter_without_a_name_is_named_by_address(self, client, session):
+        inviter = await create_user(session)
+        org = await create_organization(session, members=[(inviter, "admin")])
+        email = unique_email("guest")
+        await _invite(
+            client,
+            f"/organizations/{org.id}",
+            await token_for(session, inviter),
+            email=email,
+            role="user",
+        )
+        assert (await _invitation_mail(session, email))["inviter"] == inviter.email
+
+
+class TestWebsiteConflicts:
+    async def _site(self, session: AsyncSession) -> tuple[User, Any, Any, dict[str, str]]:
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        site = await create_website(session, org)
+        return admin, org, site, await token_for(session, admin)
+
+    async def test_a_second_pending_invitation_to_the_website_is_409(self, client, session):
+        _, org, site, headers = await self._site(session)
+        other_site = await create_website(session, org)
+        email = unique_email()
+        await _invite(client, f"/websites/{site.id}", headers, email=email, role="user")
+        again = await client.post(
+            f"{API}/websites/{site.id}/invitations",
+            json={"email": email, "role": "admin"},
+            headers=headers,
+        )
+        assert again.status_code == 409
+        assert again.json()["code"] == "invitation_pending"
+        assert again.json()["detail"] == "A pending invitation for this address exists."
+        # Other targets are other invitations: another website, and the organization itself.
+        await _invite(client, f"/websites/{other_site.id}", headers, email=email, role="user")
+        await _invite(client, f"/organizations/{org.id}", headers, email=email, role="user")
+        pending = await client.get(f"{API}/websites/{site.id}/invitations", headers=headers)
+        assert [(i["email"], i["role"]) for i in pending.json()["items"]] == [(email, "user")]
+
+    async def test_inviting_a_member_of_the_website_is_409(self, client, session):
+        _, org, site, headers = await self._site(session)
+        member = await create_user(session)
+        site = await create_website(session, org, members=[(member, "user")])
+        refused = await client.post(
+            f"{API}/websites/{site.id}/invitations",
+            json={"email": member.email, "role": "admin"},
+            headers=headers,
+        )
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "already_member"
+        assert refused.json()["detail"] == "This address already belongs to a member."
+        assert await outbox_for(session, member.email) == []
+
+    async def test_a_member_of_another_website_or_of_the_organization_can_be_invited(
+        self, client, session
+    ):
+        admin, org, site, headers = await self._site(session)
+        elsewhere = await create_user(session)
+        await create_website(session, org, members=[(elsewhere, "admin")])
+        await _invite(client, f"/websites/{site.id}", headers, email=elsewhere.email, role="user")
+        # The organization's admin holds no role on the website itself.
+        await _invite(client, f"/websites/{site.id}", headers, email=admin.email, role="user")
+
+
+class TestTheAuditTrail:
+    async def test_invite_revoke_accept_and_decline_are_recorded(self, client, session):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        site = await create_website(session, org)
+        headers = await token_for(session, admin)
+        revoked = await _invite(
+            client, f"/organizations/{org.id}", headers, email=unique_email(), role="admin"
+        )
+        deleted = await client.delete(
+            f"{API}/organizations/{org.id}/invitations/{revoked['id']}", headers=headers
+        )
+        assert deleted.status_code == 204
+        invitee = await create_user(session)
+        invitee_headers = await token_for(session, invitee)
+        accepted = await _invite(
+            client, f"/websites/{site.id}", headers, email=invitee.email, role="admin"
+        )
+        declined = await _invite(
+            client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
+        )
+        for invitation, verb in ((accepted, "accept"), (declined, "decline")):
+            answer = await client.post(
+                f"{API}/invitations/{invitation['id']}/{verb}", headers=invitee_headers
+            )
+            assert answer.status_code in (200, 204), answer.text
+
+        events = [
+            (e["action"], e["actor_id"], e["target_type"], e["target_id"], e["before"], e["after"])
+            for e in await _events(client, org.id, headers)
+        ]
+        assert events == [
+            ("invitation.declined", str(invitee.id), "invitation", declined["id"], None, None),
+            (
+                "invitation.accepted",
+                str(invitee.id),
+                "invitation",
+                accepted["id"],
+                None,
+                {"role": "admin", "website_id": str(site.id)},
+            ),
+            (
+                "invitation.created",
+                str(admin.id),
+                "invitation",
+                declined["id"],
+                None,
+                {"email": invitee.email, "role": "user", "website_id": None},
+            ),
+            (
+                "invitation.created",
+                str(admin.id),
+                "invitation",
+                accepted["id"],
+                None,
+                {"email": invitee.email, "role": "admin", "website_id": str(site.id)},
+            ),
+            (
+                "invitation.revoked",
+                str(admin.id),
+                "invitation",
+                revoked["id"],
+                {"email": revoked["email"], "role": "admin"},
+                None,
+            ),
+            (
+                "invitation.created",
+                str(admin.id),
+                "invitation",
+                revoked["id"],
+                None,
+                {"email": revoked["email"], "role": "admin", "website_id": None},
+            ),
+        ]
