@@ -220,3 +220,73 @@ class TestTheAuditTrail:
                 {"email": revoked["email"], "role": "admin", "website_id": None},
             ),
         ]
+
+
+class TestById:
+    async def test_each_invitation_answers_only_under_its_own_target(self, client, session):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        site = await create_website(session, org)
+        headers = await token_for(session, admin)
+        first = await _invite(
+            client, f"/organizations/{org.id}", headers, email=unique_email(), role="user"
+        )
+        second = await _invite(
+            client, f"/organizations/{org.id}", headers, email=unique_email(), role="admin"
+        )
+        on_site = await _invite(
+            client, f"/websites/{site.id}", headers, email=unique_email(), role="user"
+        )
+        for path, invitation in (
+            (f"/organizations/{org.id}", first),
+            (f"/organizations/{org.id}", second),
+            (f"/websites/{site.id}", on_site),
+        ):
+            found = await client.get(f"{API}{path}/invitations/{invitation['id']}", headers=headers)
+            assert found.json() == invitation
+        for path, invitation in (
+            (f"/organizations/{org.id}", on_site),
+            (f"/websites/{site.id}", first),
+        ):
+            for method in ("GET", "DELETE"):
+                missing = await client.request(
+                    method, f"{API}{path}/invitations/{invitation['id']}", headers=headers
+                )
+                assert (missing.status_code, missing.json()["detail"]) == (
+                    404,
+                    "No such invitation.",
+                )
+        statuses = [
+            (await client.get(f"{API}{path}/invitations/{i['id']}", headers=headers)).json()[
+                "status"
+            ]
+            for path, i in ((f"/organizations/{org.id}", first), (f"/websites/{site.id}", on_site))
+        ]
+        assert statuses == ["pending", "pending"]
+
+    async def test_the_invitee_answers_the_invitation_named_and_no_other(self, client, session):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        site = await create_website(session, org)
+        headers = await token_for(session, admin)
+        invitee = await create_user(session)
+        to_org = await _invite(
+            client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
+        )
+        to_site = await _invite(
+            client, f"/websites/{site.id}", headers, email=invitee.email, role="admin"
+        )
+        invitee_headers = await token_for(session, invitee)
+        accepted = await client.post(
+            f"{API}/invitations/{to_site['id']}/accept", headers=invitee_headers
+        )
+        assert accepted.json()["website_id"] == str(site.id)
+        pending = await client.get(f"{API}/invitations", headers=invitee_headers)
+        assert [i["id"] for i in pending.json()["items"]] == [to_org["id"]]
+        # Someone else's invitation reads as no invitation at all.
+        stranger_headers = await token_for(session, await create_user(session))
+        for verb in ("accept", "decline"):
+            missing = await client.post(
+                f"{API}/invitations/{to_org['id']}/{verb}", headers=stranger_headers
+            )
+            assert (missing.status_code, missing.json()["detail"]) == (404, "No such invitation.")
