@@ -169,36 +169,53 @@ async def authorize_website(
 
 
 # The guards themselves only bind a permission: the checks live in the functions above, so that
-# they are one piece of code for every permission (and a test tool that swaps functions at call
-# time reaches them).
+# they are one piece of code for every permission. A guard is an instance whose `__call__` FastAPI
+# resolves, rather than a closure made at import time, so that a test tool that swaps functions
+# at call time reaches its body too.
 
 
-def organization_guard(permission: Permission) -> Any:
+@dataclass(frozen=True, eq=False, slots=True)
+class OrganizationGuard:
     """A dependency that authorizes `permission` on the organization in the path."""
 
-    async def guard(
+    permission: Permission
+
+    async def __call__(
+        self,
         request: Request,
         db: Database,
         token: BearerToken,
         org_id: Annotated[UUID, Path(description="Organization id.")],
     ) -> OrganizationContext:
-        return await authorize_organization(request, token, db, org_id, permission)
-
-    GUARD_PERMISSIONS[guard] = permission
-    return Depends(guard)
+        return await authorize_organization(request, token, db, org_id, self.permission)
 
 
-def website_guard(permission: Permission) -> Any:
+@dataclass(frozen=True, eq=False, slots=True)
+class WebsiteGuard:
     """A dependency that authorizes `permission` on the website in the path."""
 
-    async def guard(
+    permission: Permission
+
+    async def __call__(
+        self,
         request: Request,
         db: Database,
         token: BearerToken,
         website_id: Annotated[UUID, Path(description="Website id.")],
     ) -> WebsiteContext:
-        return await authorize_website(request, token, db, website_id, permission)
+        return await authorize_website(request, token, db, website_id, self.permission)
 
+
+def organization_guard(permission: Permission) -> Any:
+    """`Depends` on a guard of `permission` on the organization in the path."""
+    guard = OrganizationGuard(permission)
+    GUARD_PERMISSIONS[guard] = permission
+    return Depends(guard)
+
+
+def website_guard(permission: Permission) -> Any:
+    """`Depends` on a guard of `permission` on the website in the path."""
+    guard = WebsiteGuard(permission)
     GUARD_PERMISSIONS[guard] = permission
     return Depends(guard)
 
