@@ -227,15 +227,6 @@ OrganizationUpdate = Annotated[
 OrganizationDelete = Annotated[
     OrganizationContext, organization_guard(Permission.ORGANIZATION_DELETE)
 ]
-OrganizationInvitationsRead = Annotated[
-    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_READ)
-]
-OrganizationInvitationsCreate = Annotated[
-    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_CREATE)
-]
-OrganizationInvitationsDelete = Annotated[
-    OrganizationContext, organization_guard(Permission.ORGANIZATION_INVITATION_DELETE)
-]
 OrganizationWebsitesCreate = Annotated[
     OrganizationContext, organization_guard(Permission.WEBSITE_CREATE)
 ]
@@ -246,15 +237,6 @@ OrganizationAuditRead = Annotated[
 WebsiteRead = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_READ)]
 WebsiteUpdate = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_UPDATE)]
 WebsiteDelete = Annotated[WebsiteContext, website_guard(Permission.WEBSITE_DELETE)]
-WebsiteInvitationsRead = Annotated[
-    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_READ)
-]
-WebsiteInvitationsCreate = Annotated[
-    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_CREATE)
-]
-WebsiteInvitationsDelete = Annotated[
-    WebsiteContext, website_guard(Permission.WEBSITE_INVITATION_DELETE)
-]
 
 
 def require(context: OrganizationContext | WebsiteContext, *permissions: Permission) -> None:
