@@ -1,7 +1,7 @@
 """The member routes, one set per level: `/organizations/{org_id}/members` and
 `/websites/{website_id}/members` — list, change a role, remove (or leave)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -39,6 +39,8 @@ def _member_routes(
 ) -> None:
     """Register the three member routes of one level. `read`, `update` and `remove` are the
     guards (dependencies) that authorize them; `conflicts` the extra statuses the level answers."""
+    # The guard comes first in each signature: FastAPI resolves dependencies in that order, so a
+    # caller who may not see the resource hears so before any complaint about paging.
     tag = f"{level.name}s"
 
     @router.get(
@@ -50,7 +52,7 @@ def _member_routes(
         responses=GUARDED,
     )
     async def list_members(
-        session: Session, paging: Paging, ctx: Context = read
+        ctx: Annotated[Context, read], session: Session, paging: Paging
     ) -> Page[MemberPublic]:
         return await service.list_members(session, level, ctx.scope_id, paging)
 
@@ -64,7 +66,7 @@ def _member_routes(
         responses=error_responses(401, 403, 404, *conflicts, 422),
     )
     async def change_member_role(
-        user_id: MemberId, body: RoleIn, session: Session, ctx: Context = update
+        ctx: Annotated[Context, update], user_id: MemberId, body: RoleIn, session: Session
     ) -> MemberPublic:
         return await service.change_role(
             session,
@@ -86,7 +88,9 @@ def _member_routes(
         description=removal,
         responses=error_responses(401, 403, 404, *conflicts, 422),
     )
-    async def remove_member(user_id: MemberId, session: Session, ctx: Context = remove) -> Response:
+    async def remove_member(
+        ctx: Annotated[Context, remove], user_id: MemberId, session: Session
+    ) -> Response:
         await service.remove_member(
             session,
             ctx.policy,

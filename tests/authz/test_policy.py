@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -226,3 +227,30 @@ class TestPropagation:
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+def takes_cursor(dependant) -> bool:
+    """Whether the route (or one of its dependencies) reads a `cursor` query parameter."""
+    return any(param.name == "cursor" for param in dependant.query_params) or any(
+        takes_cursor(dependency) for dependency in dependant.dependencies
+    )
+
+
+class TestGuardsAnswerFirst:
+    async def test_a_tenant_list_refuses_a_caller_before_reading_its_query(self, app, client):
+        """Without a login, every guarded list answers 401 even when its cursor is garbage: an
+        anonymous caller learns nothing about the route's parameters."""
+        lists = [
+            route.path
+            for route in api_routes(app.routes)
+            if "GET" in route.methods
+            and ("{org_id}" in route.path or "{website_id}" in route.path)
+            and takes_cursor(route.dependant)
+        ]
+        assert len(lists) >= 6, lists
+        ids = {"org_id": uuid.uuid4(), "website_id": uuid.uuid4()}
+        for path in lists:
+            # Routes of included routers carry their path without the API prefix.
+            url = path if path.startswith("/api/") else f"/api/v1{path}"
+            response = await client.get(url.format(**ids), params={"cursor": "garbage!"})
+            assert response.status_code == 401, (path, response.text)
