@@ -65,6 +65,15 @@ def create_database(prefix: str) -> str:
     return url
 
 
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A database of the test's own, built like the worker's, whose commits nobody rolls back:
+    for code that runs outside the test's transaction (a script, a second connection)."""
+    url = create_database("blokid_scratch")
+    yield url
+    databases.drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def database_url(worker_id: str) -> Iterator[str]:
     """This worker's database, migrated and seeded."""

@@ -7,19 +7,23 @@ asked about its organization and that website, and a website role about the webs
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from uuid import UUID
 
-from app.authz.engine import ORG_KIND, WEBSITE_KIND, Assignments, PolicyEngine, casbin_role
+from app.authz.engine import (
+    ORG_KIND,
+    WEBSITE_KIND,
+    Assignments,
+    PolicyEngine,
+    casbin_role,
+    probe,
+)
 from app.authz.permissions import Permission
 from app.authz.policy import PolicyRow
 
-_USER, _ORG, _SITE = UUID(int=1), UUID(int=2), UUID(int=3)
-
 ROLE_COLUMNS: dict[str, Assignments] = {
-    casbin_role(ORG_KIND, "admin"): Assignments(_USER, _ORG, "admin", _SITE, None),
-    casbin_role(ORG_KIND, "user"): Assignments(_USER, _ORG, "user", _SITE, None),
-    casbin_role(WEBSITE_KIND, "admin"): Assignments(_USER, _ORG, None, _SITE, "admin"),
-    casbin_role(WEBSITE_KIND, "user"): Assignments(_USER, _ORG, None, _SITE, "user"),
+    casbin_role(ORG_KIND, "admin"): probe("admin", None),
+    casbin_role(ORG_KIND, "user"): probe("user", None),
+    casbin_role(WEBSITE_KIND, "admin"): probe(None, "admin"),
+    casbin_role(WEBSITE_KIND, "user"): probe(None, "user"),
 }
 """The Casbin role of each column (`org_admin`, ...) and the assignments that hold it alone."""
 

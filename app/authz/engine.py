@@ -72,6 +72,16 @@ class Assignments:
         return held
 
 
+# The ids of a probe: any ids do, since decisions depend on the roles held and never on ids.
+_PROBE_USER, _PROBE_ORG, _PROBE_SITE = UUID(int=1), UUID(int=2), UUID(int=3)
+
+
+def probe(org_role: str | None, website_role: str | None) -> Assignments:
+    """Assignments that hold just these roles, in an organization and one of its websites: how
+    the policy is asked about roles rather than about a caller."""
+    return Assignments(_PROBE_USER, _PROBE_ORG, org_role, _PROBE_SITE, website_role)
+
+
 _current: ContextVar[Assignments | None] = ContextVar("authz_assignments", default=None)
 
 
@@ -245,8 +255,7 @@ class PolicyEngine:
 
     def _stronger_role(self, org_role: str | None, website_role: str | None) -> str | None:
         def strength(org: str | None, site: str | None) -> int:
-            probe = Assignments(UUID(int=0), UUID(int=1), org, UUID(int=2), site)
-            return len(self.permissions(probe, WEBSITE_PERMISSIONS))
+            return len(self.permissions(probe(org, site), WEBSITE_PERMISSIONS))
 
         if website_role is None or org_role is None:
             return website_role or org_role
@@ -266,17 +275,10 @@ class PolicyEngine:
         return list(org_roles), list(site_roles)
 
     def _granting_roles(self, permission: Permission) -> tuple[list[str], list[str]]:
-        probe_user = UUID(int=0)
-        probe_org = UUID(int=1)
-        probe_site = UUID(int=2)
         org_roles = [
-            role
-            for role in MEMBERSHIP_ROLES
-            if self.allows(Assignments(probe_user, probe_org, role, probe_site, None), permission)
+            role for role in MEMBERSHIP_ROLES if self.allows(probe(role, None), permission)
         ]
         site_roles = [
-            role
-            for role in MEMBERSHIP_ROLES
-            if self.allows(Assignments(probe_user, probe_org, None, probe_site, role), permission)
+            role for role in MEMBERSHIP_ROLES if self.allows(probe(None, role), permission)
         ]
         return org_roles, site_roles

@@ -149,11 +149,3 @@ async def read_policy_rows(connection: AsyncConnection) -> tuple[int, list[Locat
         for r in rows
     ]
     return version, policy
-
-
-async def read_policy_version(connection: AsyncConnection) -> int:
-    """The current policy version (bumped by every change)."""
-    value = (
-        await connection.execute(sa.text("SELECT version FROM policy_version WHERE id = 1"))
-    ).scalar()
-    return int(value or 0)

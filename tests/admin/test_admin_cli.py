@@ -22,8 +22,7 @@ from app.config import Settings
 from app.db import create_engine, session_factory
 from app.main import create_app
 from scripts import admin as cli
-from scripts.databases import drop_database
-from tests.conftest import SessionBoundDatabase, create_database, make_settings
+from tests.conftest import SessionBoundDatabase, make_settings
 from tests.factories import (
     PASSWORD,
     auth_headers,
@@ -214,13 +213,6 @@ class TestDisableUser:
         assert await service.enable_user(session, user.email)
         assert not await service.enable_user(session, user.email)
         assert len(await events(session, user.id)) == 2
-
-
-@pytest.fixture
-def scratch_database():
-    url = create_database("blokid_admin")
-    yield url
-    drop_database(url)
 
 
 def run_admin(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

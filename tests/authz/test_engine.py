@@ -11,7 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.authz.engine import Assignments, PolicyEngine, build_enforcer
+from app.authz.engine import (
+    NO_WEBSITE,
+    Assignments,
+    PolicyEngine,
+    RequestRoleManager,
+    _current,
+    build_enforcer,
+    probe,
+)
 from app.authz.permissions import Permission as P
 from app.authz.policy import MODEL_PATH, POLICY_PATH, PolicyFileError, read_policy_file
 
@@ -118,7 +126,6 @@ class TestRoleManagerTraps:
 
     def test_assignments_of_another_user_do_not_apply(self, engine):
         enforcer = engine._enforcer
-        from app.authz.engine import _current
 
         token = _current.set(assignments_for("org_admin"))
         try:
@@ -127,6 +134,44 @@ class TestRoleManagerTraps:
             )
         finally:
             _current.reset(token)
+
+
+class TestRequestRoleManager:
+    """The role manager answers from the assignments of the call being decided, the way Casbin's
+    role API (`get_roles_for_user_in_domain`) would ask it."""
+
+    def test_roles_are_the_principals_own_in_the_domain_asked(self):
+        manager = RequestRoleManager()
+        held = Assignments(uuid4(), uuid4(), "user", uuid4(), "admin")
+        token = _current.set(held)
+        try:
+            assert manager.get_roles(held.principal, held.org_domain) == ["org_user"]
+            assert manager.get_roles(held.principal, held.site_domain) == ["website_admin"]
+            assert manager.get_roles(held.principal, "org:elsewhere") == []
+            assert manager.get_roles(held.principal) == []
+            assert manager.get_roles(f"user:{uuid4()}", held.org_domain) == []
+            assert manager.get_users("org_user", held.org_domain) == []
+        finally:
+            _current.reset(token)
+        assert manager.get_roles(held.principal, held.org_domain) == []
+
+    def test_a_hierarchy_link_can_be_deleted(self):
+        manager = RequestRoleManager()
+        manager.add_link("org_admin", "org_user")
+        manager.add_link("org_user", "website_user")
+        assert manager.inherits("org_admin", "website_user")
+        manager.delete_link("org_user", "website_user")
+        assert manager.inherits("org_admin", "org_user")
+        assert not manager.inherits("org_admin", "website_user")
+        manager.clear()
+        assert not manager.inherits("org_admin", "org_user")
+        assert manager.inherits("org_admin", "org_admin")
+
+    def test_a_probe_holds_only_the_roles_given(self):
+        org_only, site_only = probe("admin", None), probe(None, "user")
+        assert org_only.roles_by_domain() == {org_only.org_domain: "org_admin"}
+        assert site_only.roles_by_domain() == {site_only.site_domain: "website_user"}
+        assert org_only.site_domain == site_only.site_domain != NO_WEBSITE
 
 
 class TestPolicyFile:

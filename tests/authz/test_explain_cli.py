@@ -9,10 +9,8 @@ import psycopg
 import pytest
 
 from app.db import libpq_url, utcnow
-from scripts.databases import drop_database
 from scripts.explain import Question, Refused, explain, parse_permission
 from tests.authz.test_permissions_explain import line_of
-from tests.conftest import create_database
 from tests.factories import create_organization, create_user, create_website, unique_email
 
 
@@ -95,13 +93,6 @@ class TestRefusals:
     def test_an_unknown_permission_is_refused(self):
         with pytest.raises(Refused, match="unknown permission 'website:destroy'"):
             parse_permission("website:destroy")
-
-
-@pytest.fixture
-def scratch_database():
-    url = create_database("blokid_explain")
-    yield url
-    drop_database(url)
 
 
 def test_the_command_line_answers_and_refuses_without_a_traceback(scratch_database):

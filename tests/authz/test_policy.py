@@ -19,15 +19,8 @@ from app.config import ROOT_DIR
 from app.db import create_engine
 from scripts.databases import create_database as create_named_database
 from scripts.databases import drop_database
-from tests.conftest import TEST_SECRET, create_database, server_url
+from tests.conftest import TEST_SECRET, server_url
 from tests.live import free_port, wait_ready
-
-
-@pytest.fixture
-def scratch_database():
-    url = create_database("blokid_policy")
-    yield url
-    drop_database(url)
 
 
 def run_seed(url: str, *args: str, policy=None) -> subprocess.CompletedProcess[str]:

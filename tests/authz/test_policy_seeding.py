@@ -14,18 +14,10 @@ from app.authz.policy import POLICY_PATH
 from app.authz.sync import PolicyStore
 from app.db import create_engine, libpq_url
 from app.main import create_app
-from scripts.databases import drop_database
-from tests.conftest import create_database, make_settings
+from tests.conftest import make_settings
 
 SHIPPED = POLICY_PATH.read_text()
 WITHOUT_ORG_USER_UPDATE = SHIPPED.replace("p, org_user, organization, update\n", "")
-
-
-@pytest.fixture
-def scratch_database():
-    url = create_database("blokid_seeding")
-    yield url
-    drop_database(url)
 
 
 def run(url: str, module: str, *args: str) -> subprocess.CompletedProcess[str]:

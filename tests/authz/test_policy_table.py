@@ -6,9 +6,11 @@ import io
 import subprocess
 import sys
 
+from app.authz.effect import effect
 from app.authz.engine import PolicyEngine
 from app.authz.permissions import Permission
 from app.authz.policy import POLICY_PATH, read_policy_file
+from app.authz.seeding import PolicyDiff
 from app.config import ROOT_DIR
 from scripts.policy_table import README_PATH, readme_table, readme_with_table, table
 
@@ -65,3 +67,38 @@ class TestFormats:
         answer = run_table("--format", "html")
         assert answer.returncode == 2
         assert "invalid choice" in answer.stderr
+
+
+class TestWhatAChangeFlips:
+    """The words the seed script and the policy history use for a change."""
+
+    def test_a_flipped_cell_reads_role_permission_before_and_after(self):
+        rows = read_policy_file()
+        without = [r for r in rows if r != ("p", "org_admin", "organization", "delete")]
+        assert len(without) == len(rows) - 1
+        changes = effect(rows, without)
+        assert [str(c) for c in changes] == ["org admin × organization:delete: yes → no"]
+        assert [str(c) for c in effect(without, rows)] == [
+            "org admin × organization:delete: no → yes"
+        ]
+        assert changes[0].as_json() == {
+            "role": "org_admin",
+            "permission": "organization:delete",
+            "before": True,
+            "after": False,
+        }
+        assert effect(rows, rows) == []
+
+    def test_a_diff_lists_removals_then_additions(self):
+        diff = PolicyDiff(
+            to_add=[("p", "org_user", "website", "delete")],
+            to_remove=[("p", "org_admin", "organization", "delete"), ("g", "a", "b", "org")],
+        )
+        assert diff.lines() == [
+            "- p, org_admin, organization, delete",
+            "- g, a, b, org",
+            "+ p, org_user, website, delete",
+        ]
+        assert not diff.empty
+        assert PolicyDiff().empty
+        assert PolicyDiff(to_remove=[("g", "a", "b", "org")]).empty is False
