@@ -247,7 +247,7 @@ class PolicyEngine:
 
     def website_role(self, org_role: str | None, website_role: str | None) -> str | None:
         """The caller's effective role on a website: of the roles held (website role, organization
-        role), the one granting more on the website."""
+        role), the one granting more on the website; the website role on a tie."""
         key = (org_role, website_role)
         if key not in self._website_roles:
             self._website_roles[key] = self._stronger_role(org_role, website_role)
@@ -258,6 +258,7 @@ class PolicyEngine:
             return len(self.permissions(probe(org, site), WEBSITE_PERMISSIONS))
 
         if website_role is None or org_role is None:
+            # One role held: it is the effective one, even if it grants nothing on websites.
             return website_role or org_role
         return (
             website_role if strength(None, website_role) >= strength(org_role, None) else org_role

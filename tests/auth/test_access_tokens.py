@@ -1,10 +1,21 @@
 """Access tokens: every claim checked, the algorithm pinned, answers never cached."""
 
+import base64
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import jwt
 import pytest
 
+from app.auth import tokens
+from app.auth.tokens import (
+    AccessClaims,
+    TokenError,
+    create_access_token,
+    decode_access_token,
+    new_opaque_token,
+)
 from app.db import utcnow
 from tests.conftest import TEST_SECRET
 from tests.factories import (
@@ -113,3 +124,70 @@ class TestLoneSurrogateTokens:
         )
         assert response.status_code in (400, 401), response.text
         assert response.json()["code"] in ("invalid_or_expired_token", "invalid_refresh_token")
+
+
+class TestTokenFunctions:
+    """The token module on its own: the reason each refusal gives, the expiry boundary, and the
+    size of opaque tokens."""
+
+    KEY, ISSUER, AUDIENCE = "k" * 32, "blokid", "blokid-api"
+
+    def _token(self, lifetime: timedelta = timedelta(minutes=5), **overrides: object) -> str:
+        now = utcnow()
+        claims: dict[str, object] = {
+            "sub": str(uuid.uuid4()),
+            "sid": str(uuid.uuid4()),
+            "typ": "access",
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            "iss": self.ISSUER,
+            "aud": self.AUDIENCE,
+        } | overrides
+        return jwt.encode(claims, self.KEY, algorithm="HS256")
+
+    def _decode(self, token: str) -> AccessClaims:
+        return decode_access_token(token, key=self.KEY, issuer=self.ISSUER, audience=self.AUDIENCE)
+
+    def test_a_token_made_here_reads_back_its_user_and_login(self):
+        user_id, session_id = uuid.uuid4(), uuid.uuid4()
+        token = create_access_token(
+            user_id=user_id,
+            session_id=session_id,
+            key=self.KEY,
+            issuer=self.ISSUER,
+            audience=self.AUDIENCE,
+            lifetime=timedelta(minutes=5),
+        )
+        assert jwt.get_unverified_header(token)["alg"] == "HS256"
+        assert self._decode(token) == AccessClaims(user_id=user_id, session_id=session_id)
+
+    def test_each_refusal_names_its_reason(self):
+        refusals = {
+            "ExpiredSignatureError": self._token(lifetime=timedelta(seconds=-1)),
+            "not an access token": self._token(typ="refresh"),
+            "InvalidAudienceError": self._token(aud="someone-else"),
+            "InvalidIssuerError": self._token(iss="someone-else"),
+            "ValueError": self._token(sub="not-a-uuid"),
+            "InvalidSignatureError": self._token()[:-4] + "AAAA",
+        }
+        for reason, token in refusals.items():
+            with pytest.raises(TokenError) as refused:
+                self._decode(token)
+            assert str(refused.value) == reason
+
+    def test_a_remembered_token_is_refused_from_the_second_it_expires(self, monkeypatch):
+        token = self._token(lifetime=timedelta(seconds=60))
+        expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        self._decode(token)  # verified once, and remembered
+        monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: expires - 0.5))
+        self._decode(token)
+        monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: expires))
+        with pytest.raises(TokenError, match="^ExpiredSignatureError$"):
+            self._decode(token)
+
+    def test_opaque_tokens_carry_256_random_bits(self):
+        token = new_opaque_token()
+        assert len(base64.urlsafe_b64decode(token + "=")) == 32
+        assert len(token) == 43
+        assert new_opaque_token() != token

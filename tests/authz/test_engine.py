@@ -295,6 +295,20 @@ class TestGrantingRoles:
     def test_member_update_is_admin_only(self, engine):
         assert engine.granting_roles(P.ORGANIZATION_MEMBER_UPDATE) == (["admin"], [])
 
+    def test_on_a_tie_the_website_role_is_the_effective_one(self):
+        rows = [
+            ("p", "org_user", "website", "read"),
+            ("p", "website_admin", "website", "read"),
+            ("p", "org_admin", "organization", "read"),
+        ]
+        tied = PolicyEngine(rows)
+        assert tied.website_role("user", "admin") == "admin"
+        # Neither org admin nor website user grants anything on websites here: a tie too.
+        assert tied.website_role("admin", "user") == "user"
+        # A single role held is the effective one, even when it grants nothing on websites.
+        assert tied.website_role("admin", None) == "admin"
+        assert tied.website_role(None, "user") == "user"
+
     def test_effective_website_role_prefers_the_stronger(self, engine):
         assert engine.website_role("admin", "user") == "admin"
         assert engine.website_role("user", "admin") == "admin"

@@ -24,6 +24,7 @@ class TestExplainedPermissions:
         )
         assert answer.status_code == 200
         body = answer.json()
+        assert body["role"] == "admin"
         explained = {e["permission"]: e for e in body["explanations"]}
         assert set(explained) == set(body["permissions"])
         delete = explained["organization:delete"]
@@ -46,6 +47,7 @@ class TestExplainedPermissions:
                 f"/api/v1/websites/{website.id}/permissions?explain=true", headers=headers
             )
         ).json()
+        assert body["role"] == "user"
         explained = {e["permission"]: e for e in body["explanations"]}
         assert "website:delete" not in explained
         update = explained["website:update"]
@@ -67,6 +69,8 @@ class TestExplainedPermissions:
                 f"/api/v1/websites/{website.id}/permissions?explain=true", headers=headers
             )
         ).json()
+        # The effective role on the website is the stronger of the two held.
+        assert body["role"] == "admin"
         explained = {e["permission"]: e for e in body["explanations"]}
         assert explained["website:delete"]["role_assignment"] == {
             "level": "organization",
