@@ -17,19 +17,16 @@ from app.db import created_at_column
 VALUE_PATTERN = "^[a-z0-9_:.-]+$"
 
 
-def _value_check(column: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(
-        f"{column} IS NULL OR {column} ~ '{VALUE_PATTERN}'", name=f"{column}_identifier"
-    )
-
-
 class CasbinRule(SQLModel, table=True):
     """One policy line: `p, role, object, action` or `g, role, parent_role, domain_kind`."""
 
     __tablename__ = "casbin_rule"
     __table_args__ = (
         sa.CheckConstraint("ptype IN ('p', 'g')", name="ptype"),
-        *(_value_check(f"v{i}") for i in range(6)),
+        *(
+            sa.CheckConstraint(f"v{i} IS NULL OR v{i} ~ '{VALUE_PATTERN}'", name=f"v{i}_identifier")
+            for i in range(6)
+        ),
         sa.UniqueConstraint(
             "ptype", "v0", "v1", "v2", "v3", "v4", "v5", postgresql_nulls_not_distinct=True
         ),

@@ -54,9 +54,13 @@ class PolicyDiff:
         }
 
 
+_VALUE_COLUMNS = tuple(f"v{i}" for i in range(6))
+
+
 def _values(row: PolicyRow) -> dict[str, str | None]:
-    padded = list(row[1:]) + [None] * (6 - len(row[1:]))
-    return {"ptype": row[0], **{f"v{i}": padded[i] for i in range(6)}}
+    # The columns a row does not fill stay NULL.
+    filled: dict[str, str | None] = dict(zip(_VALUE_COLUMNS, row[1:], strict=False))
+    return {"ptype": row[0], **dict.fromkeys(_VALUE_COLUMNS), **filled}
 
 
 async def sync_policy(

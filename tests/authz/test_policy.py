@@ -20,6 +20,7 @@ from app.db import create_engine
 from scripts.databases import create_database as create_named_database
 from scripts.databases import drop_database
 from tests.conftest import TEST_SECRET, server_url
+from tests.factories import create_organization, create_user, token_for
 from tests.live import free_port, wait_ready
 
 
@@ -247,3 +248,26 @@ class TestGuardsAnswerFirst:
             url = path if path.startswith("/api/") else f"/api/v1{path}"
             response = await client.get(url.format(**ids), params={"cursor": "garbage!"})
             assert response.status_code == 401, (path, response.text)
+
+
+class TestNoPolicyLoaded:
+    async def test_guarded_routes_answer_503_until_a_policy_is_loaded(self, app, client, session):
+        user = await create_user(session)
+        org = await create_organization(session, members=[(user, "admin")])
+        headers = await token_for(session, user)
+        store = app.state.policy
+        loaded = store.current
+        store.current = None
+        try:
+            for path in (
+                f"/api/v1/organizations/{org.id}",
+                f"/api/v1/organizations/{org.id}/members",
+            ):
+                answer = await client.get(path, headers=headers)
+                assert answer.status_code == 503
+                assert answer.headers["retry-after"]
+                assert answer.json()["code"] == "service_unavailable"
+                assert answer.json()["detail"] == "The authorization policy is not loaded yet."
+        finally:
+            store.current = loaded
+        assert (await client.get(f"/api/v1/organizations/{org.id}", headers=headers)).is_success

@@ -92,6 +92,10 @@ class TestVocabulary:
             tmp_path, SHIPPED + "p, org_admn, website, delete\np, org_user, websit, read\n"
         )
         assert len(refusal(path)) == 2
+        with pytest.raises(PolicyFileError) as raised:
+            read_policy_file(path)
+        # The message is every problem, one per line, as the seed script and start-up print it.
+        assert str(raised.value) == "\n".join(refusal(path))
 
 
 class TestHierarchy:

@@ -137,11 +137,17 @@ async def test_without_a_policy_nothing_is_ready(scratch_database):
         assert not store.ready
         with pytest.raises(RuntimeError, match="not loaded"):
             store.get()
+        seeded = await store.reload()
+        assert store.ready
         async with engine.begin() as connection:
             await connection.execute(sa.text("DELETE FROM casbin_rule"))
         empty = await store.reload()
         assert not empty.rows
+        assert empty.version == seeded.version  # an empty policy still has its version
         assert not store.ready
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("UPDATE policy_version SET version = 0"))
+        assert (await store.reload()).version == 0
         assert not empty.allows(probe("admin", None), Permission.ORGANIZATION_READ)
     finally:
         await engine.dispose()
