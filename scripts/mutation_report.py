@@ -22,8 +22,12 @@ GOAL = 0.95
 TESTING_DOC = ROOT_DIR / "docs" / "TESTING.md"
 CAUGHT = frozenset({"killed", "timeout", "caught by type check"})
 NOT_CHECKED = "not checked"
-# A table row of the equivalents section: | `app.auth.tokens.x_hash_token__mutmut_12` | why |
-_EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>[\w.ǁ]+__mutmut_\d+)`\s*\|\s*(?P<why>[^|]+)\|")
+# A table row of the equivalents section, one or more mutants sharing one reason:
+# | `app.auth.tokens.x_hash_token__mutmut_12`, `app.auth.tokens.x_hash_token__mutmut_13` | why |
+_EQUIVALENT_ROW = re.compile(
+    r"^\|\s*(?P<names>`[\w.ǁ]+__mutmut_\d+`(?:,\s*`[\w.ǁ]+__mutmut_\d+`)*)\s*\|\s*(?P<why>[^|]+)\|"
+)
+_NAME = re.compile(r"`([\w.ǁ]+__mutmut_\d+)`")
 
 
 def equivalents(path: Path = TESTING_DOC) -> dict[str, str]:
@@ -32,7 +36,8 @@ def equivalents(path: Path = TESTING_DOC) -> dict[str, str]:
     for line in path.read_text().splitlines():
         match = _EQUIVALENT_ROW.match(line)
         if match:
-            found[match["name"]] = match["why"].strip()
+            for name in _NAME.findall(match["names"]):
+                found[name] = match["why"].strip()
     return found
 
 

@@ -50,9 +50,12 @@ def test_the_equivalents_table_is_read_with_its_reasons(tmp_path: Path) -> None:
         "| mutant | why |\n|---|---|\n"
         f"| `{B}2` | the probe user's id |\n"
         f"| `{A}27` | PyJWT's default algorithm |\n"
+        f"| `{A}30`, `{A}31` | SQL is case-insensitive |\n"
         "| `not a mutant` | ignored |\n"
     )
     assert equivalents(doc) == {
         B + "2": "the probe user's id",
         A + "27": "PyJWT's default algorithm",
+        A + "30": "SQL is case-insensitive",
+        A + "31": "SQL is case-insensitive",
     }

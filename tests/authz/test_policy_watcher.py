@@ -130,15 +130,18 @@ async def test_the_watcher_reconnects_after_losing_its_connection(store, run, ca
         await stop(task)
 
 
-async def test_without_a_policy_nothing_is_ready(scratch_database):
+async def test_without_a_policy_nothing_is_ready(scratch_database, caplog):
+    caplog.set_level(logging.INFO, logger="app.authz")
     engine = create_engine(scratch_database, pool_size=1)
     try:
         store = PolicyStore(engine, scratch_database)
         assert not store.ready
-        with pytest.raises(RuntimeError, match="not loaded"):
+        with pytest.raises(RuntimeError, match="^the authorization policy is not loaded$"):
             store.get()
         seeded = await store.reload()
         assert store.ready
+        loaded = f"policy version {seeded.version} loaded ({len(seeded.rows)} rows)"
+        assert loaded in [record.getMessage() for record in caplog.records]
         async with engine.begin() as connection:
             await connection.execute(sa.text("DELETE FROM casbin_rule"))
         empty = await store.reload()

@@ -4,9 +4,11 @@ the audit trail of each step, and the texts of the refusals."""
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.invitations.models import Invitation
 from app.users.models import User
 from tests.factories import (
     create_organization,
@@ -117,9 +119,25 @@ class TestWebsiteConflicts:
         assert again.json()["detail"] == "A pending invitation for this address exists."
         # Other targets are other invitations: another website, and the organization itself.
         await _invite(client, f"/websites/{other_site.id}", headers, email=email, role="user")
-        await _invite(client, f"/organizations/{org.id}", headers, email=email, role="user")
+        await _invite(client, f"/organizations/{org.id}", headers, email=email, role="admin")
         pending = await client.get(f"{API}/websites/{site.id}/invitations", headers=headers)
         assert [(i["email"], i["role"]) for i in pending.json()["items"]] == [(email, "user")]
+
+    async def test_an_expired_invitation_to_the_website_no_longer_blocks(self, client, session):
+        _, _, site, headers = await self._site(session)
+        email = unique_email()
+        first = await _invite(client, f"/websites/{site.id}", headers, email=email, role="user")
+        await session.execute(
+            sa.update(Invitation)
+            .where(Invitation.id == first["id"])
+            .values(expires_at=sa.func.now() - sa.text("interval '1 second'"))
+        )
+        again = await _invite(client, f"/websites/{site.id}", headers, email=email, role="admin")
+        assert again["id"] != first["id"]
+        old = await client.get(
+            f"{API}/websites/{site.id}/invitations/{first['id']}", headers=headers
+        )
+        assert old.json()["status"] == "expired"
 
     async def test_inviting_a_member_of_the_website_is_409(self, client, session):
         _, org, site, headers = await self._site(session)
@@ -290,3 +308,104 @@ class TestById:
                 f"{API}/invitations/{to_org['id']}/{verb}", headers=stranger_headers
             )
             assert (missing.status_code, missing.json()["detail"]) == (404, "No such invitation.")
+
+
+class TestTargetsAndTime:
+    async def test_an_organization_sees_only_its_own_invitations(self, client, session):
+        admin = await create_user(session)
+        mine = await create_organization(session, members=[(admin, "admin")])
+        theirs = await create_organization(session, members=[(admin, "admin")])
+        headers = await token_for(session, admin)
+        own = await _invite(
+            client, f"/organizations/{mine.id}", headers, email=unique_email(), role="user"
+        )
+        other = await _invite(
+            client, f"/organizations/{theirs.id}", headers, email=unique_email(), role="user"
+        )
+        listed = await client.get(f"{API}/organizations/{mine.id}/invitations", headers=headers)
+        assert [i["id"] for i in listed.json()["items"]] == [own["id"]]
+        for method in ("GET", "DELETE"):
+            crossed = await client.request(
+                method, f"{API}/organizations/{mine.id}/invitations/{other['id']}", headers=headers
+            )
+            assert crossed.status_code == 404
+
+    async def test_revoking_one_invitation_leaves_the_others_and_records_when(
+        self, client, session
+    ):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        headers = await token_for(session, admin)
+        kept = await _invite(
+            client, f"/organizations/{org.id}", headers, email=unique_email(), role="user"
+        )
+        gone = await _invite(
+            client, f"/organizations/{org.id}", headers, email=unique_email(), role="user"
+        )
+        revoked = await client.delete(
+            f"{API}/organizations/{org.id}/invitations/{gone['id']}", headers=headers
+        )
+        assert revoked.status_code == 204
+        statuses = {
+            row.id: (row.status, row.responded_at is not None)
+            for row in (await session.execute(sa.select(Invitation))).scalars()
+            if str(row.id) in (kept["id"], gone["id"])
+        }
+        assert {str(k): v for k, v in statuses.items()} == {
+            kept["id"]: ("pending", False),
+            gone["id"]: ("revoked", True),
+        }
+
+    async def test_an_invitation_expiring_now_is_no_longer_listed_or_answerable(
+        self, client, session
+    ):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        headers = await token_for(session, admin)
+        invitee = await create_user(session)
+        invitation = await _invite(
+            client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
+        )
+        # The test and its requests share one transaction, so now() is the same instant for
+        # both: an invitation expiring at it has expired.
+        await session.execute(
+            sa.update(Invitation)
+            .where(Invitation.id == invitation["id"])
+            .values(expires_at=sa.func.now())
+        )
+        listed = await client.get(f"{API}/organizations/{org.id}/invitations", headers=headers)
+        assert listed.json()["items"] == []
+        invitee_headers = await token_for(session, invitee)
+        assert (await client.get(f"{API}/invitations", headers=invitee_headers)).json()[
+            "items"
+        ] == []
+        late = await client.post(
+            f"{API}/invitations/{invitation['id']}/accept", headers=invitee_headers
+        )
+        assert late.status_code == 400
+        assert late.json()["detail"] == "The invitation is invalid, used, revoked or expired."
+
+    async def test_answering_records_when(self, client, session):
+        admin = await create_user(session)
+        org = await create_organization(session, members=[(admin, "admin")])
+        site = await create_website(session, org)
+        headers = await token_for(session, admin)
+        invitee = await create_user(session)
+        invitee_headers = await token_for(session, invitee)
+        accepted = await _invite(
+            client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
+        )
+        declined = await _invite(
+            client, f"/websites/{site.id}", headers, email=invitee.email, role="user"
+        )
+        for invitation, verb in ((accepted, "accept"), (declined, "decline")):
+            answer = await client.post(
+                f"{API}/invitations/{invitation['id']}/{verb}", headers=invitee_headers
+            )
+            assert answer.is_success
+        rows = {
+            str(row.id): (row.status, row.responded_at is not None)
+            for row in (await session.execute(sa.select(Invitation))).scalars()
+            if str(row.id) in (accepted["id"], declined["id"])
+        }
+        assert rows == {accepted["id"]: ("accepted", True), declined["id"]: ("declined", True)}
