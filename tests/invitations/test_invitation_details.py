@@ -43,6 +43,13 @@ async def _events(client: AsyncClient, org_id: UUID, headers: dict[str, str]) ->
     return list(response.json()["items"])
 
 
+async def _mailed(session: AsyncSession, client: AsyncClient, inviter: User, path: str, role: str):
+    """Invite a new address to `path` as `inviter`; the context the invitation mail is sent with."""
+    email = unique_email("guest")
+    await _invite(client, path, await token_for(session, inviter), email=email, role=role)
+    return await _invitation_mail(session, email)
+
+
 class TestTheMail:
     async def test_names_the_inviter_the_organization_the_role_and_the_lifetime(
         self, app, client, session
@@ -51,15 +58,7 @@ class TestTheMail:
         org = await create_organization(
             session, name="  Analytical  ", members=[(inviter, "admin")]
         )
-        email = unique_email("guest")
-        await _invite(
-            client,
-            f"/organizations/{org.id}",
-            await token_for(session, inviter),
-            email=email,
-            role="admin",
-        )
-        context = await _invitation_mail(session, email)
+        context = await _mailed(session, client, inviter, f"/organizations/{org.id}", "admin")
         assert context["inviter"] == "Ada Lovelace"
         assert context["target"] == "the organization “Analytical”"
         assert context["role"] == "admin"
@@ -71,30 +70,15 @@ class TestTheMail:
         inviter = await create_user(session, full_name="Ada Lovelace")
         org = await create_organization(session, name="Analytical", members=[(inviter, "admin")])
         site = await create_website(session, org, name=" Engine ")
-        email = unique_email("guest")
-        await _invite(
-            client,
-            f"/websites/{site.id}",
-            await token_for(session, inviter),
-            email=email,
-            role="user",
-        )
-        context = await _invitation_mail(session, email)
+        context = await _mailed(session, client, inviter, f"/websites/{site.id}", "user")
         assert context["target"] == "the website “Engine” of the organization “Analytical”"
         assert context["role"] == "user"
 
     async def test_an_inviter_without_a_name_is_named_by_address(self, client, session):
         inviter = await create_user(session)
         org = await create_organization(session, members=[(inviter, "admin")])
-        email = unique_email("guest")
-        await _invite(
-            client,
-            f"/organizations/{org.id}",
-            await token_for(session, inviter),
-            email=email,
-            role="user",
-        )
-        assert (await _invitation_mail(session, email))["inviter"] == inviter.email
+        context = await _mailed(session, client, inviter, f"/organizations/{org.id}", "user")
+        assert context["inviter"] == inviter.email
 
 
 class TestWebsiteConflicts:
