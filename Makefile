@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: help install run test test-fast lint check-format format typecheck generate-migration upgrade \
         rollback seed-policies check-policies policy-table policy-history explain send-mail openapi \
         bench bench-authz clean create-user verify-user set-role revoke-sessions disable-user \
-        enable-user timing chaos mutation
+        enable-user timing chaos mutation mutation-retest
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
@@ -126,6 +126,10 @@ chaos: install ## Failure scenarios in full, each on its own PostgreSQL cluster;
 
 mutation: install ## Mutation testing of the security code: score and survivors (TEST_DATABASE_URL; long)
 	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python -m scripts.mutation_report
+
+mutation-retest: install ## Retest the mutants the last run did not catch (after adding tests)
+	$(BIN)/python -m scripts.mutation_report --survivors | xargs -r $(BIN)/mutmut run --max-children 2
 	$(BIN)/python -m scripts.mutation_report
 
 clean: ## Remove the virtual environments and local data

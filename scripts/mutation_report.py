@@ -122,15 +122,19 @@ def report(summary: Summary, statuses: dict[str, str]) -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     statuses = results()
     if not statuses:
         print("no mutation results: run `make mutation`", file=sys.stderr)
         return 2
     summary = summarize(statuses, equivalents())
+    if argv == ["--survivors"]:
+        # The names `make mutation-retest` hands back to mutmut, after tests were added.
+        print("\n".join(summary.survivors))
+        return 0
     print("\n".join(report(summary, statuses)))
     return 0 if summary.passed else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
