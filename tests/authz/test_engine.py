@@ -167,6 +167,20 @@ class TestRequestRoleManager:
         assert not manager.inherits("org_admin", "org_user")
         assert manager.inherits("org_admin", "org_admin")
 
+    def test_links_are_the_principals_own_even_in_its_domain(self):
+        manager = RequestRoleManager()
+        held = Assignments(uuid4(), uuid4(), "admin", uuid4(), "admin")
+        token = _current.set(held)
+        try:
+            assert manager.has_link(held.principal, "org_admin", held.org_domain)
+            assert manager.has_link(held.principal, "website_admin", held.site_domain)
+            assert not manager.has_link(f"user:{uuid4()}", "org_admin", held.org_domain)
+            assert not manager.has_link(held.principal, "org_admin")
+            assert not manager.has_link(held.principal, "org_admin", "org:elsewhere")
+        finally:
+            _current.reset(token)
+        assert not manager.has_link(held.principal, "org_admin", held.org_domain)
+
     def test_a_probe_holds_only_the_roles_given(self):
         org_only, site_only = probe("admin", None), probe(None, "user")
         assert org_only.roles_by_domain() == {org_only.org_domain: "org_admin"}
