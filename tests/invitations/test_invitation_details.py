@@ -393,3 +393,21 @@ class TestTargetsAndTime:
             if str(row.id) in (accepted["id"], declined["id"])
         }
         assert rows == {accepted["id"]: ("accepted", True), declined["id"]: ("declined", True)}
+
+
+async def test_accepting_an_invitation_to_the_organization_names_no_website(client, session):
+    admin = await create_user(session)
+    org = await create_organization(session, members=[(admin, "admin")])
+    headers = await token_for(session, admin)
+    invitee = await create_user(session)
+    invitation = await _invite(
+        client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
+    )
+    accepted = await client.post(
+        f"{API}/invitations/{invitation['id']}/accept", headers=await token_for(session, invitee)
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["website_id"] is None
+    events = await _events(client, org.id, headers)
+    [event] = [e for e in events if e["action"] == "invitation.accepted"]
+    assert event["after"] == {"role": "user", "website_id": None}

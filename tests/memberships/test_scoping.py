@@ -103,6 +103,27 @@ async def test_removal_from_one_organization_keeps_website_roles_in_another(clie
     assert site_a.id not in remaining
 
 
+async def test_removal_keeps_the_other_members_website_roles(client, session):
+    admin, leaving, staying = [await create_user(session) for _ in range(3)]
+    org = await create_organization(
+        session, members=[(admin, "admin"), (leaving, "user"), (staying, "user")]
+    )
+    site = await create_website(session, org, members=[(leaving, "user"), (staying, "admin")])
+    response = await client.delete(
+        f"{API}/organizations/{org.id}/members/{leaving.id}",
+        headers=await token_for(session, admin),
+    )
+    assert response.status_code == 204
+    remaining = (
+        await session.execute(
+            sa.select(WebsiteMembership.user_id, WebsiteMembership.role).where(
+                WebsiteMembership.website_id == site.id
+            )
+        )
+    ).all()
+    assert [tuple(row) for row in remaining] == [(staying.id, "admin")]
+
+
 async def test_website_list_leaves_out_organizations_the_caller_is_not_in(client, session):
     caller = await create_user(session)
     neighbour = await create_user(session)
