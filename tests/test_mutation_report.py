@@ -42,6 +42,9 @@ def test_the_goal_is_95_percent_of_a_finished_run_with_a_current_list() -> None:
     assert any("incomplete run: 1" in line for line in report(unchecked, statuses))
     stale = summarize(caught, {A + "404": "moved away"})
     assert (stale.stale, stale.passed) == ([A + "404"], False)
+    # A listed mutant that is caught now is another mutant than the one reviewed.
+    renumbered = summarize(caught, {A + "3": "was a default spelled out"})
+    assert (renumbered.stale, renumbered.equivalent, renumbered.scored) == ([A + "3"], 0, 19)
 
 
 def test_the_equivalents_table_is_read_with_its_reasons(tmp_path: Path) -> None:

@@ -154,3 +154,25 @@ async def test_without_a_policy_nothing_is_ready(scratch_database, caplog):
         assert not empty.allows(probe("admin", None), Permission.ORGANIZATION_READ)
     finally:
         await engine.dispose()
+
+
+async def test_a_watcher_started_without_a_policy_reports_an_invalid_one(
+    scratch_database, run, caplog
+):
+    """Start-up without a database leaves no policy; the watcher then finds an invalid one and
+    says it keeps none."""
+    caplog.set_level(logging.INFO, logger="app.authz")
+    engine = create_engine(scratch_database, pool_size=2)
+    store = PolicyStore(engine, scratch_database, check_seconds=CHECK_SECONDS)
+    await run(
+        "INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'org_user', 'nothing', 'x')"
+    )
+    task = asyncio.create_task(store.watch())
+    try:
+        await eventually(lambda: any("refused" in r.getMessage() for r in caplog.records))
+        [refusal] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert ", keeping version none:\n" in refusal
+        assert store.current is None
+    finally:
+        await stop(task)
+        await engine.dispose()
