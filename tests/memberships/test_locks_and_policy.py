@@ -45,7 +45,7 @@ async def _locked(session: AsyncSession, table: str, where: str, **params: objec
     return False
 
 
-async def test_a_role_change_holds_the_organization_and_the_membership_until_it_commits(
+async def test_a_role_change_reads_the_organization_and_the_membership_under_lock(
     sessions,
 ):
     first, second = sessions
@@ -61,7 +61,8 @@ async def test_a_role_change_holds_the_organization_and_the_membership_until_it_
         scope_id=org.id,
         organization_id=org.id,
         user_id=member.id,
-        role="admin",
+        # The same role: nothing is written, so any lock held comes from reading under lock.
+        role="user",
         actor_id=admin.id,
     )
     assert await _locked(second, "organizations", "id = :org", org=org.id)
@@ -72,7 +73,7 @@ async def test_a_role_change_holds_the_organization_and_the_membership_until_it_
     )
 
 
-async def test_a_website_role_change_holds_the_membership_until_it_commits(sessions):
+async def test_a_website_role_change_reads_the_membership_under_lock(sessions):
     first, second = sessions
     admin, member = await create_user(first), await create_user(first)
     org = await create_organization(first, members=[(admin, "admin")])
@@ -86,7 +87,7 @@ async def test_a_website_role_change_holds_the_membership_until_it_commits(sessi
         scope_id=site.id,
         organization_id=org.id,
         user_id=member.id,
-        role="admin",
+        role="user",
         actor_id=admin.id,
     )
     assert await _locked(second, "website_memberships", where, site=site.id, user=member.id)
@@ -110,8 +111,8 @@ def policy_with(app):
 async def test_a_role_the_policy_lets_administer_members_keeps_the_organization_administered(
     client, session, policy_with
 ):
-    admin, member = await create_user(session), await create_user(session)
-    org = await create_organization(session, members=[(admin, "admin"), (member, "user")])
+    admin = await create_user(session, full_name="Ada Lovelace")
+    org = await create_organization(session, members=[(admin, "admin")])
     headers = await token_for(session, admin)
     path = f"{API}/organizations/{org.id}/members/{admin.id}"
     # With the shipped policy only admins administer members: the sole admin must stay one.
@@ -127,3 +128,20 @@ async def test_a_role_the_policy_lets_administer_members_keeps_the_organization_
         "email": admin.email,
         "full_name": admin.full_name,
     }
+
+
+async def test_the_last_admin_rule_counts_this_organizations_admins_and_this_members_role(
+    client, session
+):
+    admin, member, elsewhere = [await create_user(session) for _ in range(3)]
+    # The admin is a plain user in an organization created first, and another organization
+    # has an admin of its own: neither may count for this one.
+    await create_organization(session, members=[(admin, "user"), (elsewhere, "admin")])
+    org = await create_organization(session, members=[(member, "user"), (admin, "admin")])
+    demoted = await client.patch(
+        f"{API}/organizations/{org.id}/members/{admin.id}",
+        json={"role": "user"},
+        headers=await token_for(session, admin),
+    )
+    assert demoted.status_code == 409
+    assert demoted.json()["code"] == "last_admin"
