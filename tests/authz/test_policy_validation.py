@@ -159,6 +159,14 @@ class TestHierarchy:
 
 
 class TestDuplicates:
+    def test_a_repeated_line_does_not_hide_the_problems_after_it(self, tmp_path):
+        lines = len(SHIPPED.splitlines())
+        path = write(tmp_path, SHIPPED + "p, org_user, website, read\np, org_user, websit, read\n")
+        problems = refusal(path)
+        assert len(problems) == 2
+        assert problems[0].startswith(f"{path}:{lines + 1}: duplicate of ")
+        assert problems[1].startswith(f"{path}:{lines + 2}: unknown object 'websit'")
+
     def test_a_repeated_line_names_the_first(self, tmp_path):
         row = "p, org_user, website, read"
         path, where = appended(tmp_path, row)
@@ -239,7 +247,8 @@ class TestInvariants:
         path = write(
             tmp_path,
             "org_user may delete website\nowner can delete website\n"
-            "org_user cannot invite people\norg_user cannot delete website\n",
+            "org_user cannot invite people\norg_user cannot delete website\n"
+            "org_user cannot fly website\n",
             "invariants.txt",
         )
         with pytest.raises(PolicyFileError) as raised:
@@ -250,6 +259,7 @@ class TestInvariants:
             f"{path}:2: unknown role 'owner' "
             "(roles: org_admin, org_user, website_admin, website_user)",
             f"{path}:3: unknown permission people:invite",
+            f"{path}:5: unknown permission website:fly",
         ]
 
     def test_an_invariant_that_is_not_a_sentence_of_the_form_is_refused(self, tmp_path):
