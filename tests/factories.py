@@ -69,6 +69,15 @@ async def create_organization(
     return organization
 
 
+async def organization_with_admin(
+    session: AsyncSession,
+) -> tuple[User, Organization, dict[str, str]]:
+    """A new organization whose only member is a new admin, with bearer headers for that admin."""
+    admin = await create_user(session)
+    organization = await create_organization(session, members=[(admin, "admin")])
+    return admin, organization, await token_for(session, admin)
+
+
 async def create_website(
     session: AsyncSession,
     organization: Organization,

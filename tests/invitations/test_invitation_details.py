@@ -15,6 +15,7 @@ from tests.factories import (
     create_user,
     create_website,
     mail_context,
+    organization_with_admin,
     outbox_for,
     token_for,
     unique_email,
@@ -150,10 +151,8 @@ class TestWebsiteConflicts:
 
 class TestTheAuditTrail:
     async def test_invite_revoke_accept_and_decline_are_recorded(self, client, session):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
+        admin, org, headers = await organization_with_admin(session)
         site = await create_website(session, org)
-        headers = await token_for(session, admin)
         revoked = await _invite(
             client, f"/organizations/{org.id}", headers, email=unique_email(), role="admin"
         )
@@ -226,10 +225,8 @@ class TestTheAuditTrail:
 
 class TestById:
     async def test_each_invitation_answers_only_under_its_own_target(self, client, session):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
+        admin, org, headers = await organization_with_admin(session)
         site = await create_website(session, org)
-        headers = await token_for(session, admin)
         first = await _invite(
             client, f"/organizations/{org.id}", headers, email=unique_email(), role="user"
         )
@@ -267,10 +264,8 @@ class TestById:
         assert statuses == ["pending", "pending"]
 
     async def test_the_invitee_answers_the_invitation_named_and_no_other(self, client, session):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
+        admin, org, headers = await organization_with_admin(session)
         site = await create_website(session, org)
-        headers = await token_for(session, admin)
         invitee = await create_user(session)
         to_org = await _invite(
             client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
@@ -317,9 +312,7 @@ class TestTargetsAndTime:
     async def test_revoking_one_invitation_leaves_the_others_and_records_when(
         self, client, session
     ):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
-        headers = await token_for(session, admin)
+        admin, org, headers = await organization_with_admin(session)
         kept = await _invite(
             client, f"/organizations/{org.id}", headers, email=unique_email(), role="user"
         )
@@ -343,9 +336,7 @@ class TestTargetsAndTime:
     async def test_an_invitation_expiring_now_is_no_longer_listed_or_answerable(
         self, client, session
     ):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
-        headers = await token_for(session, admin)
+        admin, org, headers = await organization_with_admin(session)
         invitee = await create_user(session)
         invitation = await _invite(
             client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
@@ -370,10 +361,8 @@ class TestTargetsAndTime:
         assert late.json()["detail"] == "The invitation is invalid, used, revoked or expired."
 
     async def test_answering_records_when(self, client, session):
-        admin = await create_user(session)
-        org = await create_organization(session, members=[(admin, "admin")])
+        admin, org, headers = await organization_with_admin(session)
         site = await create_website(session, org)
-        headers = await token_for(session, admin)
         invitee = await create_user(session)
         invitee_headers = await token_for(session, invitee)
         accepted = await _invite(

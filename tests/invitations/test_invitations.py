@@ -13,6 +13,7 @@ from tests.factories import (
     create_user,
     create_website,
     latest_token,
+    organization_with_admin,
     row_count,
     token_for,
     unique_email,
@@ -21,15 +22,9 @@ from tests.factories import (
 API = "/api/v1"
 
 
-async def setup_org(session):
-    admin = await create_user(session)
-    org = await create_organization(session, members=[(admin, "admin")])
-    return admin, org, await token_for(session, admin)
-
-
 class TestInvite:
     async def test_invite_answers_201_and_mails_a_token_link(self, client, session):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         email = unique_email("Guest")
         response = await client.post(
             f"{API}/organizations/{org.id}/invitations",
@@ -55,7 +50,7 @@ class TestInvite:
         assert [i["id"] for i in listed] == [body["id"]]
 
     async def test_inviting_a_member_is_409_already_member(self, client, session):
-        admin, org, headers = await setup_org(session)
+        admin, org, headers = await organization_with_admin(session)
         response = await client.post(
             f"{API}/organizations/{org.id}/invitations",
             json={"email": admin.email.upper(), "role": "user"},
@@ -65,7 +60,7 @@ class TestInvite:
         assert response.json()["code"] == "already_member"
 
     async def test_second_pending_invitation_is_409(self, client, session):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         body = {"email": unique_email(), "role": "user"}
         assert (
             await client.post(
@@ -79,7 +74,7 @@ class TestInvite:
         assert again.json()["code"] == "invitation_pending"
 
     async def test_an_expired_invitation_no_longer_blocks(self, client, session):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         body = {"email": unique_email(), "role": "user"}
         await client.post(f"{API}/organizations/{org.id}/invitations", json=body, headers=headers)
         await session.execute(
@@ -96,7 +91,7 @@ class TestInvite:
     async def test_revoking_an_expired_invitation_is_409_and_it_stays_expired(
         self, client, session
     ):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         created = await client.post(
             f"{API}/organizations/{org.id}/invitations",
             json={"email": unique_email(), "role": "user"},
@@ -116,7 +111,7 @@ class TestInvite:
         assert (await client.get(location, headers=headers)).json()["status"] == "expired"
 
     async def test_bad_bodies_are_422(self, client, session):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         for body in (
             {"email": "nope", "role": "user"},
             {"email": unique_email(), "role": "owner"},
@@ -150,7 +145,7 @@ class TestInvite:
         ).status_code == 404
 
     async def test_revoke_then_token_no_longer_works(self, client, session):
-        _, org, headers = await setup_org(session)
+        _, org, headers = await organization_with_admin(session)
         invitee = await create_user(session)
         created = await client.post(
             f"{API}/organizations/{org.id}/invitations",
@@ -186,7 +181,7 @@ class TestAccept:
         assert response.json()["code"] == "invalid_or_expired_token"
 
     async def _invited(self, client, session, role="user", website=False):
-        admin, org, headers = await setup_org(session)
+        admin, org, headers = await organization_with_admin(session)
         invitee = await create_user(session)
         if website:
             site = await create_website(session, org)
@@ -256,7 +251,7 @@ class TestAccept:
         )
 
     async def test_unverified_invitee_must_verify_first(self, client, session):
-        admin, org, headers = await setup_org(session)
+        admin, org, headers = await organization_with_admin(session)
         invitee = await create_user(session, verified=False)
         await client.post(
             f"{API}/organizations/{org.id}/invitations",
