@@ -105,6 +105,16 @@ class SessionBoundDatabase(RequestDatabase):
         """The test's fixture closes the session at the end of the test."""
 
 
+def api_routes(routes: Any) -> Iterator[Any]:
+    """Every APIRoute of an app's `routes`, descending into included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif hasattr(route, "dependant"):
+            yield route
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for the app under test."""
     values: dict[str, Any] = {

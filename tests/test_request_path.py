@@ -1,20 +1,24 @@
 """The request path's machinery: reads outside transactions, the pool, token verification."""
 
 import gc
+import inspect
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from fastapi.dependencies.models import Dependant
 from httpx import ASGITransport, AsyncClient
 
 from app.auth import tokens
 from app.auth.tokens import TokenError, create_access_token, decode_access_token
 from app.db import RequestDatabase, create_engine, libpq_url, session_factory
 from app.main import create_app
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, api_routes, make_settings
 from tests.factories import auth_headers, create_user
 from tests.live import free_port
 
@@ -192,3 +196,59 @@ class TestSessionSettings:
             await engine.dispose()
         assert row is not None
         assert (row[0], row[1]) == (plan_mode, "UTC")
+
+
+# Dependencies and endpoints FastAPI runs in its thread pool, each with why that is acceptable.
+# Every other one is async: a plain function costs a hand-off to a worker thread and back on every
+# request, more than most of them do.
+THREAD_POOL_CALLS = {
+    # FastAPI's own login form class; a login spends its time hashing the password, not here.
+    "OAuth2PasswordRequestForm",
+}
+
+
+def runs_in_thread_pool(call: Any) -> bool:
+    """Whether FastAPI runs `call` in its thread pool: a class, a plain function, a plain
+    generator, or an instance whose `__call__` is one of those."""
+    if inspect.isclass(call):
+        return True
+    target = call if inspect.isroutine(call) else type(call).__call__
+    return not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target))
+
+
+def thread_pool_calls(dependant: Dependant) -> set[str]:
+    """The names of the calls under `dependant` (itself included) that run in the thread pool."""
+    found = set()
+    if dependant.call is not None and runs_in_thread_pool(dependant.call):
+        found.add(getattr(dependant.call, "__name__", type(dependant.call).__name__))
+    for dependency in dependant.dependencies:
+        found |= thread_pool_calls(dependency)
+    return found
+
+
+class TestNothingWaitsForAThread:
+    def test_the_check_tells_a_plain_function_from_an_async_one(self):
+        class AsyncGuard:
+            async def __call__(self) -> None: ...
+
+        class PlainGuard:
+            def __call__(self) -> None: ...
+
+        async def coroutine() -> None: ...
+
+        async def async_generator() -> AsyncIterator[None]:
+            yield
+
+        def plain() -> None: ...
+
+        def generator() -> Iterator[None]:
+            yield
+
+        assert not any(map(runs_in_thread_pool, [AsyncGuard(), coroutine, async_generator]))
+        assert all(map(runs_in_thread_pool, [PlainGuard(), plain, generator, PlainGuard]))
+
+    async def test_every_route_and_dependency_is_async_but_the_listed_ones(self, app):
+        found: set[str] = set()
+        for route in api_routes(app.routes):
+            found |= thread_pool_calls(route.dependant)
+        assert found == THREAD_POOL_CALLS

@@ -259,8 +259,9 @@ class RateLimiter:
             self._redis_failed(exc)
 
 
-def limiter_of(request: Request) -> RateLimiter:
-    """The app's rate limiter, as a dependency."""
+async def limiter_of(request: Request) -> RateLimiter:
+    """The app's rate limiter, as a dependency (async: FastAPI runs a plain function dependency
+    in its thread pool, a hand-off that costs more than this lookup)."""
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 

@@ -19,7 +19,7 @@ from app.config import ROOT_DIR
 from app.db import create_engine
 from scripts.databases import create_database as create_named_database
 from scripts.databases import drop_database
-from tests.conftest import TEST_SECRET, server_url
+from tests.conftest import TEST_SECRET, api_routes, server_url
 from tests.factories import create_organization, create_user, token_for
 from tests.live import free_port, wait_ready
 
@@ -31,16 +31,6 @@ def run_seed(url: str, *args: str, policy=None) -> subprocess.CompletedProcess[s
     return subprocess.run(
         command, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=60
     )
-
-
-def api_routes(routes):
-    """Every APIRoute, descending into included routers."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
-        elif hasattr(route, "dependant"):
-            yield route
 
 
 class TestPermissionVocabulary:
