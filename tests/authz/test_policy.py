@@ -89,8 +89,12 @@ class TestSeedScript:
             drop_database(url)
 
     def test_database_url_missing_is_a_message(self, tmp_path):
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        # Run from a folder without a .env, with the project importable.
+        # Run from a folder without a .env, with the project importable. Under `make mutation`
+        # the copied code looks up mutmut's configuration in the working directory when it is
+        # told a mutant (MUTANT_UNDER_TEST); this child runs elsewhere, on the code as written.
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MUTANT_UNDER_TEST")
+        }
         result = subprocess.run(
             [sys.executable, "-m", "scripts.seed_policies", "--check"],
             env={**env, "PYTHONPATH": str(ROOT_DIR)},
