@@ -9,6 +9,7 @@ never land). Exits 1 when the score is under the goal, while mutants are still u
 a mutant listed as equivalent no longer exists (the code moved: the table must be reviewed again).
 """
 
+import argparse
 import re
 import subprocess
 import sys
@@ -129,12 +130,21 @@ def report(summary: Summary, statuses: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description="The mutation score of the security code, and the mutants not caught."
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="print only the names of the mutants not caught (for `make mutation-retest`)",
+    )
+    options = parser.parse_args(argv)
     statuses = results()
     if not statuses:
         print("no mutation results: run `make mutation`", file=sys.stderr)
         return 2
     summary = summarize(statuses, equivalents())
-    if argv == ["--survivors"]:
+    if options.survivors:
         # The names `make mutation-retest` hands back to mutmut, after tests were added.
         print("\n".join(summary.survivors))
         return 0

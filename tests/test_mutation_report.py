@@ -3,7 +3,9 @@ the run passes."""
 
 from pathlib import Path
 
-from scripts.mutation_report import equivalents, report, summarize
+import pytest
+
+from scripts.mutation_report import equivalents, main, report, summarize
 
 A = "app.auth.tokens.x_hash_token__mutmut_"
 B = "app.authz.engine.xǁPolicyEngineǁ_stronger_role__mutmut_"
@@ -62,3 +64,9 @@ def test_the_equivalents_table_is_read_with_its_reasons(tmp_path: Path) -> None:
         A + "30": "SQL is case-insensitive",
         A + "31": "SQL is case-insensitive",
     }
+
+
+def test_an_unknown_option_is_refused_before_anything_is_read() -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["--survivor-names"])
+    assert refused.value.code == 2
