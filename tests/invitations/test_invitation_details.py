@@ -7,6 +7,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.invitations.models import Invitation
 from app.users.models import User
@@ -49,6 +50,16 @@ async def _mailed(session: AsyncSession, client: AsyncClient, inviter: User, pat
     email = unique_email("guest")
     await _invite(client, path, await token_for(session, inviter), email=email, role=role)
     return await _invitation_mail(session, email)
+
+
+async def _statuses(session: AsyncSession, *ids: str) -> dict[str, tuple[str, bool]]:
+    """Each named invitation's status, and whether an answer time is recorded."""
+    rows = await session.execute(
+        sa.select(Invitation.id, Invitation.status, Invitation.responded_at).where(
+            col(Invitation.id).in_([UUID(i) for i in ids])
+        )
+    )
+    return {str(row.id): (row.status, row.responded_at is not None) for row in rows}
 
 
 class TestTheMail:
@@ -323,12 +334,7 @@ class TestTargetsAndTime:
             f"{API}/organizations/{org.id}/invitations/{gone['id']}", headers=headers
         )
         assert revoked.status_code == 204
-        statuses = {
-            row.id: (row.status, row.responded_at is not None)
-            for row in (await session.execute(sa.select(Invitation))).scalars()
-            if str(row.id) in (kept["id"], gone["id"])
-        }
-        assert {str(k): v for k, v in statuses.items()} == {
+        assert await _statuses(session, kept["id"], gone["id"]) == {
             kept["id"]: ("pending", False),
             gone["id"]: ("revoked", True),
         }
@@ -376,18 +382,14 @@ class TestTargetsAndTime:
                 f"{API}/invitations/{invitation['id']}/{verb}", headers=invitee_headers
             )
             assert answer.is_success
-        rows = {
-            str(row.id): (row.status, row.responded_at is not None)
-            for row in (await session.execute(sa.select(Invitation))).scalars()
-            if str(row.id) in (accepted["id"], declined["id"])
+        assert await _statuses(session, accepted["id"], declined["id"]) == {
+            accepted["id"]: ("accepted", True),
+            declined["id"]: ("declined", True),
         }
-        assert rows == {accepted["id"]: ("accepted", True), declined["id"]: ("declined", True)}
 
 
 async def test_accepting_an_invitation_to_the_organization_names_no_website(client, session):
-    admin = await create_user(session)
-    org = await create_organization(session, members=[(admin, "admin")])
-    headers = await token_for(session, admin)
+    _, org, headers = await organization_with_admin(session)
     invitee = await create_user(session)
     invitation = await _invite(
         client, f"/organizations/{org.id}", headers, email=invitee.email, role="user"
